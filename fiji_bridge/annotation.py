@@ -1,0 +1,56 @@
+"""The annotation record shared by every part of fiji_bridge (pure Python, no JVM)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ROI_TYPES = (
+    "polygon", "freehand", "traced", "rectangle", "oval",
+    "line", "polyline", "freeline", "point", "composite",
+)
+AREA_TYPES = ("polygon", "freehand", "traced", "rectangle", "oval", "composite")
+
+
+@dataclass(eq=False)
+class Annotation:
+    """One ImageJ ROI as plain data, in ImageJ coordinates.
+
+    ``polygon`` is an (N, 2) float array of x, y vertices: x right, y down, pixel (x, y)
+    covers [x, x+1) x [y, y+1), so an outline traced along pixel edges has integer vertices.
+    A composite ROI (holes, several pieces, as ImageJ's ThresholdToSelection makes) keeps its
+    first outline in ``polygon`` and the others in ``subpaths``; all outlines together are
+    filled with the even-odd rule. ``position`` is ImageJ's 1-based stack position (0 = none),
+    ``group`` the class (0 = unclassified, 1..255), ``stroke_color`` '#RRGGBB' or '#AARRGGBB'.
+    """
+
+    polygon: np.ndarray
+    name: str = ""
+    group: int = 0
+    position: int = 0
+    stroke_color: str | None = None
+    roi_type: str = "polygon"
+    subpaths: tuple[np.ndarray, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        self.polygon = np.asarray(self.polygon, dtype=np.float64).reshape(-1, 2)
+        self.subpaths = tuple(np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in self.subpaths)
+        if self.roi_type not in ROI_TYPES:
+            raise ValueError(f"unknown ROI type {self.roi_type!r}; expected one of {', '.join(ROI_TYPES)}")
+        if not 0 <= int(self.group) <= 255:
+            raise ValueError(f"ROI group must be 0..255, got {self.group}")
+
+    @property
+    def paths(self) -> list[np.ndarray]:
+        """All outlines: ``polygon`` first, then ``subpaths``."""
+        return [self.polygon, *self.subpaths]
+
+    @property
+    def is_area(self) -> bool:
+        """True for ROI types that enclose pixels (not lines or points)."""
+        return self.roi_type in AREA_TYPES
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) over all outlines."""
+        pts = np.concatenate(self.paths)
+        return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
