@@ -1,0 +1,205 @@
+"""Contour suggestion on DSB2018 val: IoU per init kind and for touching nuclei, and latency.
+
+    python benchmarks/bench_contour.py                 # IoU table + Python API latency
+    python benchmarks/bench_contour.py --imagej        # also latency through the ImageJ command
+
+For sampled val objects, simulated quick inits (rough polygon, short freehand line, loose box;
+fixed seeds) go through ``suggest_contour``; each suggestion is rasterised with the ImageJ pixel
+convention and compared with the ground-truth object (IoU), next to the IoU of the init itself
+and of region growing (AnnotatorJ's classical method). Failures (no suggestion) count as IoU 0.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fiji_bridge.annotation import Annotation  # noqa: E402
+from fiji_bridge.contour import data  # noqa: E402
+from fiji_bridge.contour.api import suggest_contour  # noqa: E402
+from fiji_bridge.contour.crop import stroke_pixels  # noqa: E402
+from fiji_bridge.contour.inits import CLOSED, INIT_KINDS, simulate, touching_labels  # noqa: E402
+from fiji_bridge.errors import FijiBridgeError  # noqa: E402
+from fiji_bridge.rois.labels import annotation_mask  # noqa: E402
+
+VAL = ROOT.parent / "shared" / "data" / "dsb2018" / "val"
+MIN_AREA = 15
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 0.0
+
+
+def init_mask(init: np.ndarray, closed: bool, shape: tuple[int, int]) -> np.ndarray:
+    return annotation_mask(Annotation(init), shape) if closed else stroke_pixels(init, False, shape)
+
+
+def sample_objects(folder: Path, per_image: int, rng: np.random.Generator) -> list[tuple[str, int, bool]]:
+    """(image id, label, touches a neighbour) for up to ``per_image`` random objects per image."""
+    chosen = []
+    for image_id in data.image_ids(folder):
+        labels = data.load_pair(folder, image_id)[1]
+        values, counts = np.unique(labels[labels > 0], return_counts=True)
+        values = values[counts >= MIN_AREA]
+        touching = touching_labels(labels)
+        picked = rng.choice(values, size=min(per_image, values.size), replace=False)
+        chosen += [(image_id, int(k), int(k) in touching) for k in sorted(picked)]
+    return chosen
+
+
+def score(folder: Path, objects: list, methods: list[str], rng: np.random.Generator) -> list[dict]:
+    rows = []
+    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for image_id, k, touching in objects:
+        if image_id not in cache:
+            cache = {image_id: data.load_pair(folder, image_id)}
+        image, labels = cache[image_id]
+        gt = labels == k
+        for kind in INIT_KINDS:
+            init = simulate(kind, gt, rng, labels.shape)
+            row = {"image": image_id, "label": k, "touching": touching, "kind": kind,
+                   "init": iou(init_mask(init, CLOSED[kind], labels.shape), gt)}
+            for method in methods:
+                try:
+                    poly = suggest_contour(image, init, method=method, closed=CLOSED[kind])
+                    row[method] = iou(annotation_mask(Annotation(poly), labels.shape), gt)
+                except FijiBridgeError:
+                    row[method] = 0.0
+            rows.append(row)
+    return rows
+
+
+def table(rows: list[dict], methods: list[str]) -> dict:
+    out = {}
+    for subset, keep in (("all objects", lambda r: True), ("touching nuclei", lambda r: r["touching"])):
+        for kind in (*INIT_KINDS, "all kinds"):
+            sel = [r for r in rows if keep(r) and (kind == "all kinds" or r["kind"] == kind)]
+            if sel:
+                out[f"{subset} / {kind}"] = {"n": len(sel), **{m: float(np.mean([r[m] for r in sel]))
+                                                              for m in ("init", *methods)}}
+    return out
+
+
+def latency(folder: Path, objects: list, n: int, rng: np.random.Generator) -> dict:
+    """Seconds per unet suggestion through the Python API after 10 warm-up calls."""
+    calls = []
+    for image_id, k, _ in objects[:: max(1, len(objects) // n)][:n]:
+        image, labels = data.load_pair(folder, image_id)
+        kind = INIT_KINDS[len(calls) % 3]
+        calls.append((image, simulate(kind, labels == k, rng, labels.shape), CLOSED[kind]))
+    for image, init, closed in calls[:10]:
+        suggest_contour(image, init, closed=closed)
+    times = []
+    for image, init, closed in calls:
+        t = time.perf_counter()
+        try:
+            suggest_contour(image, init, closed=closed)
+        except FijiBridgeError:
+            pass
+        times.append(time.perf_counter() - t)
+    ms = np.array(times) * 1e3
+    return {"n": len(ms), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
+            "torch_threads": torch.get_num_threads()}
+
+
+def imagej_latency(folder: Path, objects: list, n: int) -> dict:
+    """Seconds per 'Suggest Contour' menu command (IJ.run on the current image with a polygon
+    selection) in a real ImageJ under Xvfb, and per API call on the same inits, after warm-up."""
+    import fiji_bridge
+    from fiji_bridge.install import install
+    from fiji_bridge.ij.images import current_plane, numpy_to_imageplus
+
+    install()
+    bridge = fiji_bridge.start(mode="interactive")
+    import jpype
+
+    IJ, WindowManager = jpype.JClass("ij.IJ"), jpype.JClass("ij.WindowManager")
+    PolygonRoi, Roi = jpype.JClass("ij.gui.PolygonRoi"), jpype.JClass("ij.gui.Roi")
+    rng = np.random.default_rng(3)
+    images: dict[str, object] = {}
+    calls = []
+    for image_id, k, _ in objects[:: max(1, len(objects) // n)][:n]:
+        image, labels = data.load_pair(folder, image_id)
+        if image_id not in images:
+            images[image_id] = numpy_to_imageplus(image, title=image_id)
+            images[image_id].show()
+        calls.append((images[image_id], simulate("polygon", labels == k, rng, labels.shape)))
+
+    def select(imp, init):
+        WindowManager.setTempCurrentImage(imp)
+        xs, ys = (jpype.JArray(jpype.JFloat)(init[:, i].tolist()) for i in (0, 1))
+        imp.setRoi(PolygonRoi(xs, ys, len(init), Roi.POLYGON))
+
+    def timed(fn) -> list[float]:
+        out = []
+        for imp, init in calls:
+            select(imp, init)
+            t = time.perf_counter()
+            fn(imp, init)
+            out.append(time.perf_counter() - t)
+        return out
+
+    command = lambda imp, init: IJ.run(imp, "Suggest Contour", "method=unet max_distance=17")  # noqa: E731
+    api = lambda imp, init: suggest_contour(current_plane(imp), init)  # noqa: E731
+    for imp, init in calls[:10]:
+        select(imp, init)
+        command(imp, init)
+    cmd_ms, api_ms = [], []
+    for _ in range(2):  # interleave so that load changes hit both alike
+        cmd_ms += timed(command)
+        api_ms += timed(api)
+    bridge.close_images()
+    cmd, ap = np.array(cmd_ms) * 1e3, np.array(api_ms) * 1e3
+    return {"n": len(cmd), "median_ms": float(np.median(cmd)), "p95_ms": float(np.percentile(cmd, 95)),
+            "api_median_ms": float(np.median(ap)), "api_p95_ms": float(np.percentile(ap, 95)),
+            "overhead_median_ms": float(np.median(cmd) - np.median(ap))}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--val", type=Path, default=VAL)
+    p.add_argument("--per-image", type=int, default=6, help="objects sampled per val image")
+    p.add_argument("--methods", default="unet,region_growing,active_contour")
+    p.add_argument("--latency-calls", type=int, default=200)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--imagej", action="store_true", help="also time the Suggest Contour ImageJ command")
+    p.add_argument("--json", type=Path, help="write the figures here")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    methods = args.methods.split(",")
+    objects = sample_objects(args.val, args.per_image, np.random.default_rng(0))
+    print(f"{len(objects)} val objects ({sum(o[2] for o in objects)} touching a neighbour), "
+          f"{len(INIT_KINDS)} init kinds each", flush=True)
+    t0 = time.perf_counter()
+    results = {"iou": table(score(args.val, objects, methods, np.random.default_rng(1)), methods)}
+    print(f"scored in {time.perf_counter() - t0:.0f} s\n")
+    header = f"{'mean IoU':34s} {'n':>4s} " + " ".join(f"{m:>15s}" for m in ("init", *methods))
+    print(header)
+    for name, r in results["iou"].items():
+        print(f"{name:34s} {r['n']:4d} " + " ".join(f"{r[m]:15.3f}" for m in ("init", *methods)))
+    results["latency_api"] = latency(args.val, objects, args.latency_calls, np.random.default_rng(2))
+    lat = results["latency_api"]
+    print(f"\nunet latency, Python API ({lat['n']} calls after warm-up, {lat['torch_threads']} torch threads): "
+          f"median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
+    if args.imagej:
+        results["latency_imagej"] = imagej_latency(args.val, objects, args.latency_calls)
+        lij = results["latency_imagej"]
+        print(f"unet latency, ImageJ command 'Suggest Contour' ({lij['n']} calls): median {lij['median_ms']:.1f} ms, "
+              f"p95 {lij['p95_ms']:.1f} ms; same inits through the API: median {lij['api_median_ms']:.1f} ms, "
+              f"p95 {lij['api_p95_ms']:.1f} ms; command overhead (median) {lij['overhead_median_ms']:.1f} ms")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Nucleus segmentation benchmark on DSB2018 ``val``: accuracy per image kind, speed, memory.
+
+Methods: the bundled model (size estimated, ``diameter=None``), the model with 8-fold TTA,
+and the classical baseline (blur + Otsu + distance watershed), all in the same run; then the
+same on ``val`` upscaled 3x (size estimation must keep the score within 0.05); seconds per
+input megapixel; peak memory for a 4096x4096 image (in a subprocess).
+
+    python benchmarks/bench_nuclei.py --data ../shared/data/dsb2018 [--json runs/bench_nuclei.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+from skimage.transform import resize
+
+from fiji_bridge.evaluation import image_scores
+from fiji_bridge.nucleaizer.baseline import segment_nuclei_baseline
+from fiji_bridge.nucleaizer.inference import load_model
+from fiji_bridge.nucleaizer.pipeline import segment_nuclei
+
+KINDS = ("gray_darkbg", "color", "gray_lightbg")
+
+
+def load_val(data: Path, upscale: int = 1) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(id, kind, image, labels) for every val image, optionally upscaled (bilinear / nearest)."""
+    kinds = json.loads((data / "kinds.json").read_text())
+    items = []
+    for path in sorted((data / "val" / "images").glob("*.tif")):
+        image = tifffile.imread(path)
+        labels = tifffile.imread(data / "val" / "masks" / path.name)
+        if upscale != 1:
+            shape = (image.shape[0] * upscale, image.shape[1] * upscale)
+            image = resize(image, shape + image.shape[2:], order=1, preserve_range=True).round().astype(np.uint8)
+            labels = np.repeat(np.repeat(labels, upscale, axis=0), upscale, axis=1)
+        items.append((path.stem, kinds[path.stem], image, labels))
+    return items
+
+
+def run_method(items, segment) -> tuple[dict, float]:
+    """Per-kind and overall mean scores, and seconds per input megapixel."""
+    per_kind: dict[str, list[dict]] = {}
+    seconds = megapixels = 0.0
+    for _, kind, image, truth in items:
+        start = time.perf_counter()
+        labels = segment(image)
+        seconds += time.perf_counter() - start
+        megapixels += truth.size / 1e6
+        per_kind.setdefault(kind, []).append(image_scores(truth, labels))
+    table = {}
+    for kind in [*KINDS, "overall"]:
+        scores = [s for k, v in per_kind.items() for s in v if kind in (k, "overall")]
+        if scores:
+            table[kind] = {m: float(np.mean([s[m] for s in scores])) for m in ("ap50", "f1_50", "dsb")} | {"n": len(scores)}
+    return table, seconds / megapixels
+
+
+def print_table(title: str, table: dict) -> None:
+    print(f"\n{title}")
+    print(f"{'kind':<14}{'n':>4}{'AP(0.5)':>9}{'F1(0.5)':>9}{'DSB':>8}")
+    for kind, row in table.items():
+        print(f"{kind:<14}{row['n']:>4}{row['ap50']:>9.3f}{row['f1_50']:>9.3f}{row['dsb']:>8.3f}")
+
+
+def memory_child(size: int) -> None:
+    """Segment a size x size mosaic of val-like content; print peak memory as JSON."""
+    load_model()
+    rng = np.random.default_rng(0)
+    from fiji_bridge.data import sample_image
+
+    tile = sample_image()
+    reps = (size // tile.shape[0] + 1, size // tile.shape[1] + 1)
+    image = np.tile(tile, reps + (1,) * (tile.ndim - 2))[:size, :size].copy()
+    image = np.clip(image.astype(np.int16) + rng.integers(-3, 4, image.shape), 0, 255).astype(np.uint8)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tracemalloc.start()
+    start = time.perf_counter()
+    labels = segment_nuclei(image, diameter=None)
+    elapsed = time.perf_counter() - start
+    _, traced_peak = tracemalloc.get_traced_memory()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"size": size, "objects": int(labels.max()), "seconds": elapsed, "rss_before_mb": rss_before,
+                      "peak_rss_mb": peak, "tracemalloc_peak_mb": traced_peak / 2**20}))
+
+
+def measure_memory(size: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", str(size)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/dsb2018"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-tta", action="store_true")
+    parser.add_argument("--skip-upscaled", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    load_model()
+    results: dict = {"threads": args.threads}
+    val = load_val(args.data)
+    methods = {"model": lambda im: segment_nuclei(im), "baseline": segment_nuclei_baseline}
+    if not args.skip_tta:
+        methods["model_tta"] = lambda im: segment_nuclei(im, tta=True)
+    for name, segment in methods.items():
+        table, spm = run_method(val, segment)
+        results[name] = {"scores": table, "seconds_per_megapixel": spm}
+        print_table(f"val, {name} ({spm:.2f} s/MP)", table)
+    if not args.skip_upscaled:
+        val3 = load_val(args.data, upscale=3)
+        for name in ("model", "baseline"):
+            table, spm = run_method(val3, methods[name])
+            results[f"{name}_upscaled3x"] = {"scores": table, "seconds_per_megapixel": spm}
+            print_table(f"val upscaled 3x, {name}, diameter=None ({spm:.2f} s/MP)", table)
+        delta = results["model_upscaled3x"]["scores"]["overall"]["dsb"] - results["model"]["scores"]["overall"]["dsb"]
+        print(f"\nDSB change at 3x scale: {delta:+.3f} (must stay within 0.05)")
+    if not args.skip_memory:
+        results["memory_4096"] = measure_memory(4096)
+        print(f"\n4096x4096: {json.dumps(results['memory_4096'])}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

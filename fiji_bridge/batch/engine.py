@@ -1,0 +1,333 @@
+"""Run one task per input file on a dask.distributed cluster, resumably.
+
+Each job writes its outputs atomically, so an output that exists is complete: a job whose
+outputs all exist is done and is skipped when the batch runs again. Inputs are streamed to
+the cluster a bounded number at a time, results are recorded as they finish, and failures are
+listed with their error in a summary file (``OUTDIR/fiji_bridge_batch_summary.json``, rewritten
+as the batch goes) instead of stopping the batch.
+
+A summary left in state "running" means the batch was killed: running into that folder again
+needs ``resume=True`` (or ``overwrite=True``), and the options must match those recorded.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fiji_bridge.atomic import remove_stale_temporaries, write_text_atomic
+from fiji_bridge.errors import FijiBridgeError, InputError, RuntimeNotAvailable
+
+SUMMARY_NAME = "fiji_bridge_batch_summary.json"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+IN_FLIGHT_PER_THREAD = 2
+SUMMARY_EVERY_S = 2.0
+WORKER_WAIT_S = 60.0
+
+Task = Callable[["Job"], Mapping[str, float] | None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and the output files that prove it done."""
+
+    source: Path
+    outputs: tuple[Path, ...]
+
+    def is_done(self) -> bool:
+        return all(p.exists() for p in self.outputs)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a worker reports for one job: the error (None on success), warnings, where, how long."""
+
+    source: str
+    error: str | None
+    worker: str = ""
+    seconds: float = 0.0
+    info: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: counts, failures with their error, throughput."""
+
+    options: dict[str, Any]
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    status: str = "running"
+    workers: int = 0
+    by_worker: Counter = field(default_factory=Counter)
+    megapixels: float = 0.0
+    seconds: float = 0.0
+    stale_temporaries_removed: int = 0
+    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def images_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "options": self.options, "started": self.started,
+            "inputs": self.total, "done": self.done, "skipped_already_done": self.skipped,
+            "failed": [{"input": src, "error": err} for src, err in sorted(self.failed.items())],
+            "workers": self.workers, "done_by_worker": dict(sorted(self.by_worker.items())),
+            "seconds": round(self.seconds, 3), "images_per_second": round(self.images_per_second, 4),
+            "megapixels": round(self.megapixels, 4),
+            "megapixels_per_second": round(self.megapixels / self.seconds, 4) if self.seconds > 0 else 0.0,
+            "stale_temporaries_removed": self.stale_temporaries_removed,
+        }
+
+
+def limit_threads() -> None:
+    """One thread per dask thread for numeric libraries, so workers don't oversubscribe cores.
+
+    Set before torch is first imported (it reads OMP_NUM_THREADS) and again once it is.
+    """
+    for var in THREAD_VARIABLES:
+        os.environ[var] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _worker_address() -> str:
+    from distributed import get_worker
+    try:
+        return get_worker().address
+    except ValueError:
+        return "local"
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line error for the summary: plain message for user errors, else with the type."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if isinstance(exc, (FijiBridgeError, OSError)) and first:
+        return first
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _run_job(task: Task, job: Job) -> JobResult:
+    """Run a task in a worker. Never raises: an exception becomes the result's error."""
+    limit_threads()
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            info, error = dict(task(job) or {}), None
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a summary entry
+            info, error = {}, _describe(exc)
+    limit_threads()
+    return JobResult(str(job.source), error, _worker_address(), time.perf_counter() - started, info,
+                     tuple(dict.fromkeys(str(w.message) for w in caught)))
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def make_client(scheduler: str | None = None, workers: int | None = None) -> Any:
+    """A dask client on an existing scheduler address, or on a new local cluster of
+    ``workers`` single-threaded worker processes (default: one per core)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            raise RuntimeNotAvailable(f"cannot reach the dask scheduler at {scheduler}: {exc}") from exc
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError as exc:
+            client.close()
+            raise RuntimeNotAvailable(f"no dask worker joined the scheduler at {scheduler} within {WORKER_WAIT_S:.0f} s") from exc
+        return client
+    n_workers = default_workers() if workers is None else workers
+    if n_workers < 1:
+        raise InputError(f"--workers must be at least 1, got {n_workers}")
+    cluster = LocalCluster(
+        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1", env={var: "1" for var in THREAD_VARIABLES}, silence_logs=logging.ERROR,
+    )
+    return Client(cluster)
+
+
+def close_client(client: Any) -> None:
+    """Close a client and the local cluster it owns, if any."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def read_summary(outdir: Path) -> dict[str, Any] | None:
+    """The summary an earlier batch left in ``outdir``, or None."""
+    path = outdir / SUMMARY_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a readable batch summary ({exc}); remove it to start afresh") from exc
+
+
+def _check_previous(outdir: Path, options: dict[str, Any], resume: bool, overwrite: bool) -> None:
+    """Refuse to mix a new batch into an interrupted one, or outputs made with other options."""
+    previous = read_summary(outdir)
+    if previous is None or overwrite:
+        return
+    if previous.get("status") == "running" and not resume:
+        raise InputError(
+            f"{outdir} holds a batch that did not finish (started {previous.get('started')}); "
+            "continue it with --resume, or start again with --overwrite"
+        )
+    if previous.get("options", {}) != options:
+        raise InputError(
+            f"{outdir} holds outputs made with other options {previous.get('options')}; "
+            f"this run has {options}. Use the same options, another output folder, or --overwrite"
+        )
+
+
+def run_batch(
+    jobs: Iterable[Job],
+    task: Task,
+    *,
+    outdir: Path,
+    options: Mapping[str, Any] | None = None,
+    rejected: Mapping[str, str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    client: Any = None,
+) -> BatchReport:
+    """Run ``task`` on every job not yet done, on dask; keep the summary in ``outdir``.
+
+    ``task`` must be a picklable top-level function (or a partial of one) that writes
+    ``job.outputs`` atomically and may return a dict of numbers (``megapixels`` is summed).
+    ``options`` (JSON-able) identify the batch: a resumed or repeated batch must use the same.
+    ``rejected`` maps inputs that could not become jobs to their error; they count as failed.
+    ``workers`` sizes a local cluster (default: one per core); ``scheduler`` uses an existing
+    dask.distributed scheduler instead; ``client`` reuses an open client.
+    """
+    from tqdm import tqdm
+
+    outdir = Path(outdir)
+    options = json.loads(json.dumps(dict(options or {})))
+    outdir.mkdir(parents=True, exist_ok=True)
+    _check_previous(outdir, options, resume, overwrite)
+    report = BatchReport(options=options, failed=dict(rejected or {}))
+    report.total = len(report.failed)
+    report.stale_temporaries_removed = remove_stale_temporaries(outdir)
+    todo = []
+    for job in jobs:
+        report.total += 1
+        if job.is_done() and not overwrite:
+            report.skipped += 1
+        else:
+            todo.append(job)
+    summary = _SummaryWriter(outdir / SUMMARY_NAME, report)
+    summary.write()
+    started = time.perf_counter()
+    own_client = client is None and bool(todo)
+    try:
+        if todo:
+            if own_client:
+                client = make_client(scheduler, workers)
+            threads = client.nthreads()
+            report.workers = len(threads)
+            bar = tqdm(total=len(todo), desc="fiji-bridge", unit="image", disable=not progress,
+                       file=sys.stderr, dynamic_ncols=True)
+            for result in _stream(client, task, todo, IN_FLIGHT_PER_THREAD * max(1, sum(threads.values()))):
+                _record(report, result)
+                for message in result.warnings:
+                    bar.write(f"warning: {result.source}: {message}", file=sys.stderr)
+                if result.error is not None:
+                    bar.write(f"error: {result.source}: {result.error}", file=sys.stderr)
+                report.seconds = time.perf_counter() - started
+                bar.update(1)
+                summary.write(force=result.error is not None)
+            bar.close()
+        report.status = "complete"
+    except KeyboardInterrupt:
+        report.status = "interrupted"
+        raise
+    finally:
+        report.seconds = time.perf_counter() - started
+        summary.write(force=True)
+        if own_client and client is not None:
+            close_client(client)
+    return report
+
+
+def _record(report: BatchReport, result: JobResult) -> None:
+    if result.error is None:
+        report.done += 1
+        report.by_worker[result.worker] += 1
+        report.megapixels += float(result.info.get("megapixels", 0.0))
+        report.failed.pop(result.source, None)
+    else:
+        report.failed[result.source] = result.error
+
+
+class _SummaryWriter:
+    """Rewrites the summary file atomically, at most every SUMMARY_EVERY_S unless forced."""
+
+    def __init__(self, path: Path, report: BatchReport) -> None:
+        self.path, self.report, self.last = path, report, float("-inf")
+
+    def write(self, *, force: bool = True) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= SUMMARY_EVERY_S:
+            text = json.dumps(self.report.as_dict(), indent=2) + "\n"
+            write_text_atomic(self.path, text, overwrite=True)
+            self.last = now
+
+
+def _stream(client: Any, task: Task, todo: list[Job], window: int) -> Iterator[JobResult]:
+    """Submit at most ``window`` jobs at a time; yield results as they finish.
+
+    A job whose worker died (KilledWorker) or was cancelled becomes a failed result.
+    """
+    from distributed import as_completed
+
+    pending = iter(todo)
+    sources = {}
+
+    def submit(job: Job) -> Any:
+        future = client.submit(_run_job, task, job, pure=False)
+        sources[future.key] = str(job.source)
+        return future
+
+    finished = as_completed([submit(job) for job in islice(pending, window)])
+    for future in finished:
+        source = sources.pop(future.key)
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - the worker, not the task, failed
+            result = JobResult(source, f"worker failed: {_describe(exc)}")
+        future.release()
+        nxt = next(pending, None)
+        if nxt is not None:
+            finished.add(submit(nxt))
+        yield result

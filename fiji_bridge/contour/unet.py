@@ -1,0 +1,60 @@
+"""Guided U-Net inference: load the shipped weights once per process and predict in a window."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fiji_bridge.contour.crop import INPUT_SIZE, Window, network_input
+from fiji_bridge.contour.model import GuidedUNet
+from fiji_bridge.errors import FijiBridgeError
+
+MODEL_ENV = "FIJI_BRIDGE_CONTOUR_MODEL"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "contour_unet" / "contour_unet.pt"
+INFERENCE_THREADS = 1  # a 64 px input gains nothing from more; on a busy CPU more threads cost 5x
+
+_lock = threading.Lock()
+_cache: dict[Path, GuidedUNet] = {}
+
+
+def weights_path() -> Path:
+    """The weights file: $FIJI_BRIDGE_CONTOUR_MODEL if set, else models/contour_unet/contour_unet.pt."""
+    return Path(os.environ.get(MODEL_ENV) or DEFAULT_WEIGHTS)
+
+
+def load_model(path: Path | None = None) -> GuidedUNet:
+    """The network for ``path`` (default: weights_path()), loaded once per process, in eval mode."""
+    path = Path(path or weights_path()).resolve()
+    with _lock:
+        model = _cache.get(path)
+        if model is None:
+            if not path.is_file():
+                raise FijiBridgeError(f"the contour model weights are missing: {path} "
+                                      "(train them with `python -m fiji_bridge.contour.train`)")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            model = GuidedUNet(int(saved["meta"]["width"]))
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                   for k, v in saved["state_dict"].items()})
+            model.eval()
+            _cache[path] = model
+        return model
+
+
+@torch.inference_mode()
+def predict(image: np.ndarray, init: np.ndarray, closed: bool, win: Window) -> np.ndarray:
+    """(2, side, side) probabilities in the window: the object pointed at, any nucleus."""
+    x = torch.from_numpy(network_input(image, init, closed, win))[None]
+    model = load_model()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(INFERENCE_THREADS)
+    try:
+        prob = torch.sigmoid(model(x))
+    finally:
+        torch.set_num_threads(threads)
+    if win.side != INPUT_SIZE:
+        prob = F.interpolate(prob, size=(win.side, win.side), mode="bilinear", align_corners=False)
+    return prob[0].numpy()

@@ -1,0 +1,92 @@
+"""All-or-nothing writing of a set of files: check every target first, then write atomically.
+
+A :class:`WriteBatch` collects (path, writer) pairs. :meth:`WriteBatch.commit` refuses existing
+files (unless ``overwrite``) and duplicate targets before touching the disk, writes every file
+to a temporary name next to its target, and only when all of them succeeded moves them into
+place with ``os.replace``. After a failure no target file is created or changed.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from fiji_bridge.errors import InputError
+
+Writer = Callable[[Path], None]
+
+
+class WriteBatch:
+    """Files to be written together; nothing is written before :meth:`commit`."""
+
+    def __init__(self, *, overwrite: bool = False) -> None:
+        self.overwrite = overwrite
+        self._writers: dict[Path, Writer] = {}
+
+    def add(self, path: str | os.PathLike, writer: Writer) -> Path:
+        """Queue ``writer(tmp_path)``, which must write the whole file to ``tmp_path``."""
+        target = Path(path).absolute()
+        if target in self._writers:
+            raise InputError(f"two outputs would be written to the same file {target}")
+        self._writers[target] = writer
+        return target
+
+    def add_text(self, path: str | os.PathLike, text: str, *, newline: str = "\n") -> Path:
+        """Queue a UTF-8 text file; ``newline`` replaces every '\\n' (use '\\r\\n' for CRLF)."""
+        data = text.replace("\n", newline).encode("utf-8")
+        return self.add(path, lambda tmp: tmp.write_bytes(data))
+
+    @property
+    def paths(self) -> list[Path]:
+        """Targets queued so far, in order."""
+        return list(self._writers)
+
+    def check(self) -> None:
+        """Raise InputError if a target exists (without overwrite) or is a folder."""
+        for target in self._writers:
+            if target.is_dir():
+                raise InputError(f"cannot write {target}: a folder of that name exists")
+            if target.exists() and not self.overwrite:
+                raise InputError(f"{target} exists already; choose another output folder or "
+                                 "allow overwriting (overwrite=True, --overwrite)")
+
+    def commit(self) -> list[Path]:
+        """Check, write everything to temporary files, then move all into place."""
+        self.check()
+        created_dirs: list[Path] = []
+        temps: dict[Path, Path] = {}
+        try:
+            for target, writer in self._writers.items():
+                created_dirs += _make_parents(target.parent)
+                tmp = target.parent / f".{target.stem}.{secrets.token_hex(4)}.part{target.suffix}"
+                temps[target] = tmp
+                writer(tmp)
+            for target, tmp in temps.items():
+                os.replace(tmp, target)
+        except BaseException:
+            for tmp in temps.values():
+                tmp.unlink(missing_ok=True)
+            for folder in reversed(created_dirs):
+                _remove_if_empty(folder)
+            raise
+        return list(temps)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; return the ones created, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    missing.reverse()
+    for item in missing:
+        item.mkdir()
+    return missing
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

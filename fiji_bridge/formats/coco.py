@@ -1,0 +1,190 @@
+"""COCO JSON for a folder of images: instance polygons (or RLE), boxes, areas, classes.
+
+Coordinates: ImageJ outlines run on pixel edges, which is COCO's continuous frame (pixel
+(x, y) covers [x, x+1) x [y, y+1)), so vertices are written as they are. COCO polygons are
+unioned, so an ROI whose outlines nest (holes, an island in a hole) is written as RLE
+(pycocotools ``mask.encode``) instead; every other ROI as a list of polygons. ``area`` is the
+pixel count under ImageJ's rule, ``bbox`` the ROI bounds. Categories: id = ROI group (class
+number), name from the class names (``Class_NN``; group 0 = ``unclassified``). The ROI name is
+kept in each annotation's extra ``name`` field.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as coco_mask
+
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.errors import InputError
+from fiji_bridge.formats.bbox import bounding_box
+from fiji_bridge.formats.classes import class_name
+from fiji_bridge.formats.masks import crop_mask, shifted
+from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
+
+POLYGON_TYPES = ("polygon", "freehand", "traced", "rectangle", "oval", "composite")
+
+
+@dataclass
+class ImageAnnotations:
+    """One image's ROIs: the image file name, its (height, width) and the annotations."""
+
+    file_name: str
+    shape: tuple[int, int]
+    annotations: list[Annotation] = field(default_factory=list)
+
+
+def coco_dataset(images: Sequence[ImageAnnotations],
+                 class_names: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """The COCO dictionary (images, categories, annotations) for area ROIs of all images."""
+    groups = sorted({int(a.group) for item in images for a in item.annotations})
+    result: dict[str, Any] = {
+        "info": {"description": "written by fiji_bridge"},
+        "images": [],
+        "categories": [{"id": g, "name": class_name(g, class_names), "supercategory": "object"}
+                       for g in groups],
+        "annotations": [],
+    }
+    for image_id, item in enumerate(images, start=1):
+        height, width = item.shape
+        result["images"].append({"id": image_id, "file_name": item.file_name,
+                                 "width": int(width), "height": int(height)})
+        for ann in item.annotations:
+            if not ann.is_area:
+                continue
+            result["annotations"].append({
+                "id": len(result["annotations"]) + 1,
+                "image_id": image_id,
+                "category_id": int(ann.group),
+                "segmentation": segmentation(ann, item.shape),
+                "area": float(crop_mask(ann, item.shape)[2].sum()),
+                "bbox": [float(v) for v in bounding_box(ann)],
+                "iscrowd": 0,
+                "name": ann.name,
+            })
+    return result
+
+
+def segmentation(ann: Annotation, shape: tuple[int, int]) -> list[list[float]] | dict[str, Any]:
+    """COCO polygons when the union of the outlines equals the ROI, else compressed RLE."""
+    paths = [p for p in ann.paths if len(p) >= 3]
+    if ann.roi_type in POLYGON_TYPES and (len(paths) == 1 or _union_is_even_odd(ann, paths, shape)):
+        return [[float(v) for v in p.reshape(-1)] for p in paths]
+    rle = coco_mask.encode(np.asfortranarray(annotation_mask(ann, shape).astype(np.uint8)))
+    return {"size": [int(shape[0]), int(shape[1])], "counts": rle["counts"].decode("ascii")}
+
+
+def write_text(dataset: Mapping[str, Any]) -> str:
+    """The JSON text of a COCO dictionary."""
+    return json.dumps(dataset, separators=(",", ":"))
+
+
+def read_coco(path: str | os.PathLike) -> tuple[list[ImageAnnotations], dict[int, str]]:
+    """Images with their ROIs (class = ROI group) and the class names, from a COCO JSON file.
+
+    Raises InputError naming the file for malformed JSON, missing keys or an annotation that
+    refers to an image id the file does not list.
+    """
+    path = Path(path)
+    data = _load_json(path)
+    images: dict[int, ImageAnnotations] = {}
+    for entry in data["images"]:
+        try:
+            images[entry["id"]] = ImageAnnotations(str(entry["file_name"]),
+                                                   (int(entry["height"]), int(entry["width"])))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{path}: image entry {entry!r} needs id, file_name, width and height") from None
+    groups = _category_groups(path, data.get("categories", []))
+    names = {groups[c["id"]]: str(c.get("name", "")) for c in data.get("categories", [])}
+    for number, entry in enumerate(data["annotations"], start=1):
+        image_id = entry.get("image_id")
+        if image_id not in images:
+            raise InputError(f"{path}: annotation {entry.get('id', number)} refers to image id "
+                             f"{image_id!r}, which is not in the file's images")
+        category = entry.get("category_id", 0)
+        if category not in groups:
+            if data.get("categories") or not (isinstance(category, int) and 0 <= category <= 255):
+                raise InputError(f"{path}: annotation {entry.get('id', number)} has category "
+                                 f"{category!r}, which is not in the file's categories")
+            groups[category] = category
+        item = images[image_id]
+        ann = _annotation(path, entry, item.shape)
+        ann.group = groups[category]
+        ann.name = str(entry.get("name") or f"{len(item.annotations) + 1:04d}")
+        item.annotations.append(ann)
+    return list(images.values()), names
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read COCO file {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
+            or not isinstance(data.get("annotations"), list):
+        raise InputError(f"{path} is not a COCO file: it needs 'images' and 'annotations' lists")
+    return data
+
+
+def _category_groups(path: Path, categories: list[dict[str, Any]]) -> dict[int, int]:
+    """Category id -> ROI group: the id itself when all ids are 0..255, else 1, 2, ... by id."""
+    try:
+        ids = sorted(int(c["id"]) for c in categories)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{path}: every category needs an integer id") from None
+    if all(0 <= i <= 255 for i in ids):
+        return {i: i for i in ids}
+    if len(ids) > 255:
+        raise InputError(f"{path} has {len(ids)} categories; ImageJ ROI groups allow 255")
+    return {i: n for n, i in enumerate(ids, start=1)}
+
+
+def _annotation(path: Path, entry: dict[str, Any], shape: tuple[int, int]) -> Annotation:
+    segm = entry.get("segmentation")
+    try:
+        if isinstance(segm, list) and segm:
+            polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in segm if len(p) >= 6]
+            return Annotation(polys[0], subpaths=tuple(polys[1:]),
+                              roi_type="polygon" if len(polys) == 1 else "composite")
+        if isinstance(segm, dict):
+            return _annotation_from_rle(segm, shape)
+        x, y, w, h = (float(v) for v in entry["bbox"])
+        return Annotation([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], roi_type="rectangle")
+    except InputError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: annotation {entry.get('id')} has no usable segmentation or bbox ({exc})") from None
+
+
+def _annotation_from_rle(segm: dict[str, Any], shape: tuple[int, int]) -> Annotation:
+    rle = segm
+    if isinstance(segm.get("counts"), list):
+        rle = coco_mask.frPyObjects(segm, *segm["size"])
+    elif isinstance(segm.get("counts"), str):
+        rle = {"size": segm["size"], "counts": segm["counts"].encode("ascii")}
+    mask = coco_mask.decode(rle).astype(bool)
+    if mask.shape != tuple(shape):
+        raise InputError(f"an RLE mask is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        raise ValueError("empty RLE mask")
+    y0, x0 = int(rows.min()), int(cols.min())
+    crop = mask[y0:rows.max() + 1, x0:cols.max() + 1].astype(np.uint8)
+    return shifted(labels_to_annotations(crop)[0], x0, y0)
+
+
+def _union_is_even_odd(ann: Annotation, paths: list[np.ndarray], shape: tuple[int, int]) -> bool:
+    """True when filling each outline separately and uniting gives the ROI's even-odd pixels."""
+    y0, x0, whole = crop_mask(ann, shape)
+    union = np.zeros_like(whole)
+    for p in paths:
+        part = Annotation(p - [x0, y0], roi_type="polygon")
+        union |= annotation_mask(part, whole.shape)
+    return bool(np.array_equal(union, whole))

@@ -1,0 +1,101 @@
+"""Export the ROIs of one image or a folder of images into training-data formats."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from fiji_bridge.errors import InputError
+from fiji_bridge.formats import annotatorj, coco
+from fiji_bridge.formats.annotatorj import EXPORT_FORMATS
+from fiji_bridge.formats.atomic import WriteBatch
+from fiji_bridge.formats.coco import ImageAnnotations
+from fiji_bridge.formats.images import image_files, image_shape
+from fiji_bridge.formats.classes import groups_in
+from fiji_bridge.rois.roiset import read_roiset
+
+
+def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike,
+                       formats: Sequence[str], *, overwrite: bool = False,
+                       yolo_mode: str = "boxes", label_values: str = "index",
+                       class_names: Mapping[int, str] | None = None) -> list[Path]:
+    """Write every image's ROIs in each of ``formats`` under ``out_dir`` (AnnotatorJ layout).
+
+    ``label_values`` "index" (ROI index + 1) or "name" (integer ROI names, others max + 1)
+    sets the values of the main label masks; ``class_names`` names COCO/YOLO classes.
+
+    Everything is computed and checked first; files are then written atomically, and an
+    existing file is only replaced with ``overwrite=True``. Returns the files written.
+    """
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown or not formats:
+        raise InputError(f"unknown export format {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(EXPORT_FORMATS)}")
+    out = Path(out_dir)
+    batch = WriteBatch(overwrite=overwrite)
+    stems: dict[str, str] = {}
+    for item in items:
+        stem = annotatorj.image_stem(item.file_name)
+        if stem in stems:
+            raise InputError(f"images {stems[stem]} and {item.file_name} would write the same "
+                             f"files ({stem}.*); rename one of them")
+        stems[stem] = item.file_name
+    all_groups = groups_in(a for item in items for a in item.annotations)
+    for fmt in formats:
+        if fmt == "coco":
+            text = coco.write_text(coco.coco_dataset(items, class_names))
+            batch.add_text(out / annotatorj.FOLDERS["coco"] / annotatorj.COCO_FILE, text)
+            continue
+        for item in items:
+            annotatorj.add_image_files(batch, out, fmt, annotatorj.image_stem(item.file_name),
+                                       item.annotations, item.shape, yolo_mode=yolo_mode,
+                                       label_values=label_values)
+        if fmt == "yolo":
+            annotatorj.add_yolo_classes(batch, out, [0, *all_groups], class_names)
+    return batch.commit()
+
+
+def parse_formats(values: list[str]) -> list[str]:
+    """``["labels,coco", "bbox"]`` -> ``["labels", "coco", "bbox"]``; ``all`` = every format."""
+    names = [v.strip().lower() for item in values for v in item.split(",") if v.strip()]
+    if "all" in names:
+        return list(EXPORT_FORMATS)
+    unknown = [n for n in names if n not in EXPORT_FORMATS]
+    if unknown or not names:
+        raise InputError(f"unknown format {', '.join(unknown) or '(none)'}; choose from "
+                         f"{', '.join(EXPORT_FORMATS)} or all")
+    return list(dict.fromkeys(names))
+
+
+def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> list[ImageAnnotations]:
+    """Images with their ROIs: one ROI file + one image, or a folder of ``<img>_ROIs.zip`` files
+    + an image folder (images without ROI file are left out; none at all is an error)."""
+    rois, image = Path(rois), Path(image)
+    if rois.is_file():
+        if image.is_dir():
+            raise InputError(f"{rois} is one ROI file, so --image must be one image, not the folder {image}")
+        return [ImageAnnotations(image.name, image_shape(image), read_roiset(rois))]
+    if not rois.is_dir():
+        raise InputError(f"ROI file or folder {rois} does not exist")
+    images = image_files(image) if image.is_dir() else [image]
+    items = []
+    for img in images:
+        zip_path = _find_roiset(rois, img)
+        if zip_path is not None:
+            items.append(ImageAnnotations(img.name, image_shape(img), read_roiset(zip_path)))
+    if not items:
+        raise InputError(f"no <image>_ROIs.zip in {rois} matches an image in {image}")
+    return items
+
+
+def _find_roiset(folder: Path, image: Path) -> Path | None:
+    """``<img>_ROIs.zip`` in ``folder`` or in one of its class subfolders."""
+    name = annotatorj.roiset_name(image)
+    direct = folder / name
+    if direct.is_file():
+        return direct
+    nested = sorted(folder.glob(f"*/{name}"))
+    if len(nested) > 1:
+        raise InputError(f"several ROI files for {image.name}: {', '.join(map(str, nested))}; "
+                         "point to one of the folders")
+    return nested[0] if nested else None

@@ -1,0 +1,168 @@
+"""Import masks, boxes, YOLO, COCO or ROI files as ROIs (and write ``<img>_ROIs.zip`` files).
+
+Classes come from the format where it carries them (COCO categories, YOLO class ids, ROI
+groups in zips) and, for masks and box files, from AnnotatorJ's ``Class_NN/`` subfolders
+next to the file: an object gets class NN when most of its pixels (or its exact box) are in
+class NN's file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.errors import InputError
+from fiji_bridge.formats import annotatorj, bbox, coco, masks, yolo
+from fiji_bridge.formats.atomic import WriteBatch
+from fiji_bridge.formats.coco import ImageAnnotations
+from fiji_bridge.formats.images import (IMAGE_SUFFIXES, TIFF_SUFFIXES, check_shape, image_shape,
+                                        iter_slices, read_image, read_labels, read_plane,
+                                        read_slice_labels)
+from fiji_bridge.rois.roiset import read_roiset, write_roiset
+
+IMPORT_KINDS = ("auto", "labels", "binary", "layered", "bbox", "yolo", "coco", "rois")
+_CLASS_DIR = re.compile(r"^Class_(\d{2,3})$")
+_FOLDER_KINDS = {folder: kind for kind, folder in annotatorj.FOLDERS.items()}
+
+
+def detect_kind(path: str | os.PathLike) -> str:
+    """Guess the kind of an annotation file from its extension and AnnotatorJ folder."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    by_suffix = {".json": "coco", ".csv": "bbox", ".txt": "yolo", ".zip": "rois", ".roi": "rois"}
+    if suffix in by_suffix:
+        return by_suffix[suffix]
+    folder = path.parent.parent.name if _CLASS_DIR.match(path.parent.name) else path.parent.name
+    if folder in _FOLDER_KINDS and _FOLDER_KINDS[folder] in ("labels", "binary", "layered"):
+        return _FOLDER_KINDS[folder]
+    if suffix in IMAGE_SUFFIXES:
+        arr = read_image(path)
+        return "layered" if arr.ndim == 3 and arr.shape[-1] not in (3, 4) else "labels"
+    raise InputError(f"cannot tell what kind of annotation file {path} is; give --kind")
+
+
+def import_annotations(path: str | os.PathLike, kind: str = "auto", *,
+                       image: str | os.PathLike | None = None,
+                       shape: tuple[int, int] | None = None,
+                       connectivity: int = 8) -> list[ImageAnnotations]:
+    """ROIs of one file: a list with one entry per image (several for COCO).
+
+    The image size - ``shape`` (height, width), or ``image``: a file, or a folder holding
+    ``<img>.*`` - is what YOLO files need and what masks are checked against.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"annotation file {path} does not exist")
+    if kind not in IMPORT_KINDS:
+        raise InputError(f"unknown import kind {kind!r}; choose from {', '.join(IMPORT_KINDS)}")
+    kind = detect_kind(path) if kind == "auto" else kind
+    if kind == "coco":
+        return coco.read_coco(path)[0]
+    if kind == "rois":
+        return [ImageAnnotations(_image_name(path), (0, 0), read_roiset(path))]
+    if kind == "yolo":
+        if shape is None and image is None:
+            raise InputError(f"YOLO file {path} has normalised coordinates: give the image "
+                             "(--image) so its size is known")
+        shape = shape or image_shape(_matching_image(path, image))
+        return [ImageAnnotations(path.name, shape, yolo.read_yolo(path, shape))]
+    if kind == "bbox":
+        anns = bbox.read_boxes(path)
+        _groups_from_class_boxes(path, anns)
+        return [ImageAnnotations(path.name, (0, 0), anns)]
+    anns, mask_shape = _read_mask_annotations(path, kind, connectivity)
+    if shape is None and image is not None:
+        shape = image_shape(_matching_image(path, image))
+    if shape is not None:
+        check_shape(path, mask_shape, shape, "mask")
+    _groups_from_class_masks(path, kind, anns, mask_shape)
+    return [ImageAnnotations(path.name, mask_shape, anns)]
+
+
+def write_roisets(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike, *,
+                  overwrite: bool = False) -> list[Path]:
+    """Write ``<img>_ROIs.zip`` per image into ``out_dir`` (atomic, all or nothing)."""
+    batch = WriteBatch(overwrite=overwrite)
+    for item in items:
+        anns = item.annotations
+        batch.add(Path(out_dir) / annotatorj.roiset_name(item.file_name),
+                  lambda tmp, anns=anns: write_roiset(tmp, anns))
+    return batch.commit()
+
+
+def _read_mask_annotations(path: Path, kind: str, connectivity: int) -> tuple[list[Annotation], tuple[int, int]]:
+    if kind == "labels":
+        labels = read_labels(path)
+        return masks.annotations_from_labels(labels), labels.shape
+    if kind == "binary":
+        mask = read_plane(path)
+        return masks.annotations_from_binary(mask, connectivity=connectivity), mask.shape
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        raise InputError(f"layered mask {path} must be a TIFF stack")
+    return masks.annotations_from_layers(iter_slices(path), read_slice_labels(path)), image_shape(path)
+
+
+def _class_files(path: Path) -> dict[int, Path]:
+    """AnnotatorJ class copies of ``path``: ``<folder>/Class_NN/<same name>``."""
+    found = {}
+    for sub in sorted(path.parent.iterdir()) if path.parent.is_dir() else []:
+        match = _CLASS_DIR.match(sub.name)
+        if match and sub.is_dir() and (sub / path.name).is_file() and 1 <= int(match.group(1)) <= 255:
+            found[int(match.group(1))] = sub / path.name
+    return found
+
+
+def _groups_from_class_masks(path: Path, kind: str, anns: list[Annotation], shape: tuple[int, int]) -> None:
+    """Set each ROI's group to the class whose mask holds it: by ROI name for layered stacks
+    with slice labels, else the class holding most of the ROI's pixels."""
+    members = {}
+    for group, file in _class_files(path).items():
+        check_shape(file, image_shape(file), shape, "class mask")
+        names = read_slice_labels(file) if kind == "layered" else None
+        if names:
+            for ann in anns:
+                if ann.name in names:
+                    ann.group = group
+            continue
+        union = np.zeros(shape, dtype=bool)
+        for layer in iter_slices(file):
+            union |= layer > 0
+        members[group] = union
+    if not members:
+        return
+    for ann in anns:
+        y0, x0, mask = masks.crop_mask(ann, shape)
+        if not mask.any():
+            continue
+        window = (slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1]))
+        share = {g: m[window][mask].mean() for g, m in members.items()}
+        best = max(share, key=share.get)
+        if share[best] > 0.5:
+            ann.group = best
+
+
+def _groups_from_class_boxes(path: Path, anns: list[Annotation]) -> None:
+    for group, file in _class_files(path).items():
+        boxes = {bbox.bounding_box(a) for a in bbox.read_boxes(file)}
+        for ann in anns:
+            if bbox.bounding_box(ann) in boxes:
+                ann.group = group
+
+
+def _image_name(roi_file: Path) -> str:
+    return annotatorj.image_stem_of_roiset(roi_file) or roi_file.stem
+
+
+def _matching_image(annotation_file: Path, image: str | os.PathLike) -> Path:
+    """``image`` itself, or the image named ``<stem>.*`` in the folder ``image``."""
+    image = Path(image)
+    if image.is_file():
+        return image
+    matches = sorted(p for p in image.glob(f"{annotation_file.stem}.*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not matches:
+        raise InputError(f"no image named {annotation_file.stem}.* in {image} for {annotation_file}")
+    return matches[0]

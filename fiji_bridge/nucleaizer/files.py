@@ -1,0 +1,129 @@
+"""Segment image files: read the planes of a TIFF/PNG/JPEG, write ``<stem>_labels.tif`` and ``<stem>_ROIs.zip``.
+
+Planes of a TIFF (ImageJ hyperstacks included): a colour axis ``S`` (RGB samples) or ``C``
+(channels) gives the colour of each plane, nucleAIzer-style (more than 3 channels -> the
+first 3), unless ``channel`` picks one channel (1-based). Every other axis (Z, T, ...) is
+iterated: each slice is segmented on its own and the label image keeps those axes. ROIs of
+slice n (1-based, in stack order) get ``position = n``; a single 2-D image gives position 0.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from fiji_bridge.errors import InputError
+from fiji_bridge.formats.atomic import WriteBatch
+from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image
+from fiji_bridge.nucleaizer.pipeline import segment_nuclei
+from fiji_bridge.rois.labels import labels_to_annotations
+from fiji_bridge.rois.roiset import write_roiset
+
+SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+@dataclass
+class Planes:
+    """Planes (N, Y, X[, C]) to segment one by one, and the stack axes they came from."""
+
+    data: np.ndarray
+    stack_shape: tuple[int, ...]
+    stack_axes: str
+
+
+def _colour_last(data: np.ndarray, axes: str, channel: int | None, path: Path) -> tuple[np.ndarray, str]:
+    """Move S/C to the end (or pick ``channel`` of C); returns data and the remaining axes."""
+    if "C" in axes:
+        count = data.shape[axes.index("C")]
+        if channel is not None:
+            if not 1 <= channel <= count:
+                raise InputError(f"{path}: --channel {channel} is out of range; the image has {count} channel(s)")
+            data = np.take(data, channel - 1, axis=axes.index("C"))
+            axes = axes.replace("C", "")
+        elif "S" not in axes:
+            data = np.moveaxis(data, axes.index("C"), -1)
+            axes = axes.replace("C", "") + "C"
+        else:
+            data = np.take(data, 0, axis=axes.index("C"))
+            axes = axes.replace("C", "")
+    if "S" in axes:
+        data = np.moveaxis(data, axes.index("S"), -1)
+        axes = axes.replace("S", "") + "S"
+    return data, axes
+
+
+def read_planes(path: str | os.PathLike, *, channel: int | None = None) -> Planes:
+    """The planes of an image file to segment (see the module docstring for the axis rules)."""
+    path = Path(path)
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                data, axes = series.asarray(), series.axes
+        except Exception as exc:
+            raise InputError(f"cannot read image {path}: {exc}") from exc
+    else:
+        data = read_image(path)
+        axes = "YX" if data.ndim == 2 else "YXS"
+        if data.ndim not in (2, 3):
+            raise InputError(f"{path}: not a 2-D image (shape {data.shape})")
+    if "Y" not in axes or "X" not in axes:
+        raise InputError(f"{path}: no Y and X axes in the image (axes {axes})")
+    data, axes = _colour_last(data, axes, channel, path)
+    colour = axes[-1] if axes[-1] in "CS" else ""
+    plane_axes = "YX" + colour
+    stack_axes = "".join(a for a in axes if a not in plane_axes)
+    order = [axes.index(a) for a in stack_axes + plane_axes]
+    data = np.transpose(data, order)
+    stack_shape = data.shape[: len(stack_axes)]
+    return Planes(data.reshape((-1,) + data.shape[len(stack_axes) :]), tuple(stack_shape), stack_axes)
+
+
+def output_paths(path: str | os.PathLike, outdir: str | os.PathLike) -> tuple[Path, Path]:
+    """``OUTDIR/<stem>_labels.tif`` and ``OUTDIR/<stem>_ROIs.zip``."""
+    stem = Path(path).stem
+    return Path(outdir) / f"{stem}_labels.tif", Path(outdir) / f"{stem}_ROIs.zip"
+
+
+def _imagej_axes(stack_axes: str, stack_shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """Axes ImageJ understands for the label stack: T and Z kept, anything else flattened to Z."""
+    if stack_axes in ("", "T", "Z", "TZ"):
+        return stack_axes, stack_shape
+    return "Z", (int(np.prod(stack_shape)),)
+
+
+def segment_file(
+    path: str | os.PathLike,
+    outdir: str | os.PathLike,
+    *,
+    diameter: float | None = None,
+    tta: bool = False,
+    channel: int | None = None,
+) -> int:
+    """Segment every plane of ``path``; write labels and ROIs atomically; return the object count."""
+    planes = read_planes(path, channel=channel)
+    labels = [segment_nuclei(plane, diameter=diameter, tta=tta) for plane in planes.data]
+    dtype = np.uint32 if any(lab.dtype == np.uint32 for lab in labels) else np.uint16
+    stack = np.stack([lab.astype(dtype) for lab in labels])
+    stacked = len(labels) > 1 or planes.stack_axes != ""
+    annotations = []
+    for index, lab in enumerate(labels, start=1):
+        annotations += labels_to_annotations(lab, position=index if stacked else 0)
+    axes, shape = _imagej_axes(planes.stack_axes, planes.stack_shape)
+    image = stack.reshape(shape + stack.shape[1:]) if stacked else stack[0]
+    labels_path, rois_path = output_paths(path, outdir)
+
+    def write_labels(tmp: Path) -> None:
+        if dtype == np.uint16:
+            tifffile.imwrite(tmp, image, imagej=True, metadata={"axes": axes + "YX"})
+        else:
+            tifffile.imwrite(tmp, image)
+
+    batch = WriteBatch(overwrite=True)
+    batch.add(labels_path, write_labels)
+    batch.add(rois_path, lambda tmp: write_roiset(tmp, annotations))
+    batch.commit()
+    return sum(int(lab.max()) for lab in labels)

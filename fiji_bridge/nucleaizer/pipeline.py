@@ -1,0 +1,139 @@
+"""``segment_nuclei``: nucleAIzer's inference pipeline around the bundled U-Net.
+
+1. Input rules: grey -> 3 channels, > 3 channels -> first 3, intensities stretched
+   (1st..99.8th percentile) to [0, 1].
+2. Size: ``diameter`` given ("manual size") or estimated by pre-segmentation (``size.py``);
+   the image is rescaled so nuclei reach the model's target diameter.
+3. The image is cut into overlapping blocks (core ``BLOCK`` px at model scale plus a
+   ``MARGIN`` px border, larger than a nucleus). Each block is rescaled, run through the
+   network (optionally with 8-fold flip/rotation TTA), its maps are resized back to input
+   resolution and post-processed (seeded watershed, small objects removed, small holes
+   filled). An object belongs to the block whose core holds its centroid, so objects that
+   cross block borders are kept once and whole; memory is bounded by the block size.
+4. Labels are renumbered 1..N (uint16, or uint32 above 65535 objects).
+
+Constant images give an empty label image and a warning.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from fiji_bridge.errors import InputError
+from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
+from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
+from fiji_bridge.nucleaizer.preprocess import check_image, intensity_range, is_constant, normalise, to_three_channels
+from fiji_bridge.nucleaizer.size import estimate_diameter
+
+BLOCK = 768
+MARGIN = 64
+MAX_CORE = 1024
+MAX_CHANNELS = 16
+POSTPROCESSING = PostProcessing()
+
+
+def _blocks(length: int, core: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """(outer start, core start, core stop, outer stop) covering 0..length."""
+    if length <= core + 2 * margin:
+        return [(0, 0, length, length)]
+    count = math.ceil(length / core)
+    edges = np.linspace(0, length, count + 1).round().astype(int)
+    return [(max(0, a - margin), a, b, min(length, b + margin)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _centroids(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per label 0..count: area, mean row, mean column."""
+    rows, cols = np.indices(labels.shape, dtype=np.float64)
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=count + 1).astype(np.float64)
+    safe = np.maximum(area, 1)
+    return area, np.bincount(flat, rows.ravel(), count + 1) / safe, np.bincount(flat, cols.ravel(), count + 1) / safe
+
+
+def _segment_block(model: NucleusModel, block: np.ndarray, scale: float, tta: bool) -> np.ndarray:
+    """Labels (input resolution) of one (Y, X, 3) normalised block."""
+    shape = (max(2, round(block.shape[0] * scale)), max(2, round(block.shape[1] * scale)))
+    maps = predict_maps(model, resize_tensor(as_tensor(block), shape), tta=tta)
+    maps = resize_tensor(maps, block.shape[:2]).numpy()
+    return maps_to_labels(maps, POSTPROCESSING, area_scale=1.0 / scale**2)
+
+
+def _resolve_model(model: NucleusModel | str | Path | None) -> NucleusModel:
+    return model if isinstance(model, NucleusModel) else load_model(model)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    image = check_image(image)
+    if image.ndim == 3 and image.shape[2] > MAX_CHANNELS:
+        raise InputError(
+            f"image: shape {image.shape} has {image.shape[2]} channels on the last axis; "
+            "expected (Y, X) or (Y, X, C) with C <= 16 - pass one plane of a stack at a time"
+        )
+    return to_three_channels(image)
+
+
+def segment_nuclei(
+    image: np.ndarray,
+    *,
+    diameter: float | None = None,
+    tta: bool = False,
+    model: NucleusModel | str | Path | None = None,
+) -> np.ndarray:
+    """Instance labels (Y, X) of the nuclei in a 2-D grey or colour (Y, X, C) image.
+
+    ``diameter``: expected nucleus diameter in pixels; None estimates it. ``tta``: average
+    8 flips/rotations. ``model``: weights path or a loaded model (default: bundled).
+    Returns uint16 (uint32 if more than 65535 objects), 0 = background, 1..N.
+    """
+    rgb = _as_rgb(image)
+    if diameter is not None and not (isinstance(diameter, (int, float)) and math.isfinite(diameter) and diameter > 0):
+        raise InputError(f"diameter must be a positive number of pixels or None, got {diameter!r}")
+    height, width = rgb.shape[:2]
+    if is_constant(rgb):
+        warnings.warn("segment_nuclei: the image is constant (all pixels equal); no nuclei", stacklevel=2)
+        return np.zeros((height, width), np.uint16)
+    net = _resolve_model(model)
+    low, high = intensity_range(rgb)
+    if diameter is None:
+        diameter = estimate_diameter(net, _normalised(rgb, low, high, (0, height), (0, width)), POSTPROCESSING)
+        if diameter is None:
+            return np.zeros((height, width), np.uint16)
+    scale = net.target_diameter / float(diameter)
+    core, margin = max(1, min(round(BLOCK / scale), MAX_CORE)), max(1, math.ceil(MARGIN / scale))
+    out = np.zeros((height, width), np.uint32)
+    next_label = 1
+    for ry0, ry1, ry2, ry3 in _blocks(height, core, margin):
+        for cx0, cx1, cx2, cx3 in _blocks(width, core, margin):
+            block = _normalised(rgb, low, high, (ry0, ry3), (cx0, cx3))
+            labels = _segment_block(net, block, scale, tta)
+            count = int(labels.max())
+            if count == 0:
+                continue
+            area, cy, cx = _centroids(labels, count)
+            keep = (area > 0) & (cy + ry0 >= ry1) & (cy + ry0 < ry2) & (cx + cx0 >= cx1) & (cx + cx0 < cx2)
+            keep[0] = False
+            new_ids = np.zeros(count + 1, np.uint32)
+            new_ids[keep] = np.arange(next_label, next_label + int(keep.sum()), dtype=np.uint32)
+            next_label += int(keep.sum())
+            target = out[ry0:ry3, cx0:cx3]
+            relabelled = new_ids[labels]
+            free = (relabelled > 0) & (target == 0)
+            target[free] = relabelled[free]
+    return _sequential(out)
+
+
+def _normalised(rgb: np.ndarray, low: float, high: float, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    return normalise(rgb[rows[0] : rows[1], cols[0] : cols[1]], low, high)
+
+
+def _sequential(labels: np.ndarray) -> np.ndarray:
+    """Renumber to 1..N without gaps, in the smallest unsigned type that fits."""
+    present = np.flatnonzero(np.bincount(labels.ravel()))
+    present = present[present > 0]
+    lookup = np.zeros(int(labels.max()) + 1, np.uint32)
+    lookup[present] = np.arange(1, present.size + 1, dtype=np.uint32)
+    dtype = np.uint16 if present.size <= np.iinfo(np.uint16).max else np.uint32
+    return lookup[labels].astype(dtype)

@@ -1,0 +1,71 @@
+"""Start the JVM: ImageJ 1.x through JPype, or Fiji/ImageJ2 through pyimagej."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from fiji_bridge.errors import RuntimeNotAvailable
+from fiji_bridge.runtime.locate import APT_HINT, ImageJ1Jars
+
+MODES = ("headless", "interactive", "gui")
+_HEAP = re.compile(r"^\d+[kKmMgG]?$")
+
+
+def heap_size() -> str:
+    """The -Xmx value: FIJI_BRIDGE_HEAP (e.g. '8g'), else half of the physical memory."""
+    wanted = os.environ.get("FIJI_BRIDGE_HEAP")
+    if wanted:
+        if not _HEAP.match(wanted):
+            raise RuntimeNotAvailable(f"FIJI_BRIDGE_HEAP={wanted!r} is not a heap size like '8g' or '4096m'.")
+        return wanted
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4g"
+    return f"{max(512, total // 2 // 2**20)}m"
+
+
+def imagej1_options(mode: str, home: Path) -> list[str]:
+    """JVM options for ImageJ 1.x under fiji_bridge."""
+    return [
+        f"-Xmx{heap_size()}",
+        f"-Djava.awt.headless={'true' if mode == 'headless' else 'false'}",
+        f"-Dplugins.dir={home}",
+        "-Dpython.cachedir.skip=true",
+        "-Dpython.console.encoding=UTF-8",
+        "-Dfile.encoding=UTF-8",
+    ]
+
+
+def start_imagej1(jars: ImageJ1Jars, mode: str, home: Path, extra_classpath: list[Path] = ()) -> None:
+    """Start the JVM in this process with ij.jar (+ Jython, Groovy, `extra_classpath`) on the class path."""
+    import jpype
+
+    try:
+        jpype.startJVM(*imagej1_options(mode, home), classpath=[*jars.classpath(), *map(str, extra_classpath)], convertStrings=False)
+    except (OSError, jpype.JVMNotFoundException) as exc:
+        raise RuntimeNotAvailable(f"Java could not be started ({exc}). Install a JDK with: {APT_HINT}") from exc
+
+
+def start_fiji(target: str, mode: str) -> Any:
+    """Start Fiji (a Fiji.app folder or a Maven endpoint) through pyimagej; return the ImageJ2 gateway."""
+    import imagej
+    import scyjava
+
+    scyjava.config.set_java_constraints(fetch="never")
+    scyjava.config.add_option(f"-Xmx{heap_size()}")
+    try:
+        return imagej.init(target, mode=mode, add_legacy=True)
+    except Exception as exc:  # pyimagej raises many kinds (Maven, JVM, UnboundLocalError offline)
+        raise RuntimeNotAvailable(
+            f"Fiji at '{target}' could not be started through pyimagej: {type(exc).__name__}: {exc}. "
+            "A Maven endpoint needs internet access; a local Fiji.app folder works offline.") from exc
+
+
+def jvm_running() -> bool:
+    """True when a JVM is already running in this process."""
+    import jpype
+
+    return jpype.isJVMStarted()

@@ -1,0 +1,148 @@
+"""Run ImageJ macros so that an error never blocks: errors come back as MacroError with their text."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from fiji_bridge.errors import FijiBridgeError
+
+_POLL_S = 0.05
+
+
+class MacroError(FijiBridgeError):
+    """An ImageJ macro failed; the message is ImageJ's error text."""
+
+
+def _java(name: str):
+    from jpype import JClass
+
+    return JClass(name)
+
+
+def dialog_text(dialog) -> str:
+    """Title and visible text (labels, ImageJ's MultiLineLabel, text areas) of an AWT dialog."""
+    Label, TextComponent, Container = (_java(n) for n in ("java.awt.Label", "java.awt.TextComponent",
+                                                          "java.awt.Container"))
+    parts: list[str] = []
+
+    def walk(component) -> None:
+        if isinstance(component, Label) or isinstance(component, TextComponent):
+            parts.append(str(component.getText()))
+        elif component.getClass().getName() == "ij.gui.MultiLineLabel":
+            field = component.getClass().getDeclaredField("lines")
+            field.setAccessible(True)
+            parts.extend(str(line) for line in (field.get(component) or []) if line is not None)
+        if isinstance(component, Container):
+            for child in component.getComponents():
+                walk(child)
+
+    walk(dialog)
+    text = " ".join(" ".join(p.split()) for p in parts if p.strip())
+    title = str(dialog.getTitle() or "")
+    return f"{title}: {text}" if title and text else title or text
+
+
+class DialogGuard:
+    """While active, closes every modal dialog that opens (as Cancel would) and keeps its text."""
+
+    def __init__(self, on_poll: Callable[[], None] | None = None):
+        self.messages: list[str] = []
+        self._on_poll = on_poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="fiji_bridge-dialog-guard", daemon=True)
+        self._before: set[int] = set()
+
+    def _showing_dialogs(self):
+        Window, Dialog = _java("java.awt.Window"), _java("java.awt.Dialog")
+        return [w for w in Window.getWindows() if isinstance(w, Dialog) and w.isShowing()]
+
+    def _close(self, dialog) -> None:
+        """Cancel `dialog` the ways ImageJ dialogs accept: window close, then Esc, then close()/dispose()."""
+        WindowEvent, KeyEvent = _java("java.awt.event.WindowEvent"), _java("java.awt.event.KeyEvent")
+        try:
+            text = dialog_text(dialog)
+            if dialog.getClass().getName() == "ij.gui.GenericDialog" and dialog.getTitle() != "Macro Error":
+                text = f"the dialog '{dialog.getTitle()}' asked for input (are options missing in run(...)?)"
+            self.messages.append(text)
+        finally:
+            dialog.dispatchEvent(WindowEvent(dialog, WindowEvent.WINDOW_CLOSING))
+            if dialog.isShowing():
+                dialog.dispatchEvent(KeyEvent(dialog, KeyEvent.KEY_PRESSED, 0, 0, KeyEvent.VK_ESCAPE,
+                                              KeyEvent.CHAR_UNDEFINED))
+            if dialog.isShowing():
+                closer = next((m for m in dialog.getClass().getMethods()
+                               if m.getName() == "close" and m.getParameterCount() == 0), None)
+                if closer is not None:
+                    closer.invoke(dialog)
+                else:
+                    dialog.dispose()
+
+    def _watch(self) -> None:
+        identity = _java("java.lang.System").identityHashCode
+        while not self._stop.wait(_POLL_S):
+            if self._on_poll is not None:
+                self._on_poll()
+            for dialog in self._showing_dialogs():
+                if identity(dialog) not in self._before:
+                    self._close(dialog)
+
+    def __enter__(self) -> "DialogGuard":
+        if not _java("java.awt.GraphicsEnvironment").isHeadless():
+            identity = _java("java.lang.System").identityHashCode
+            self._before = {identity(d) for d in self._showing_dialogs()}
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = None) -> str:
+    """Run macro `code` with `arg`; return its return value ("" if none) or raise MacroError.
+
+    Dialogs that open meanwhile (error messages, exit("..."), unexpected option dialogs) are
+    closed as if cancelled; their text becomes the error. `exit` without a message is no error.
+    """
+    from jpype import JException
+
+    interpreter = _java("ij.macro.Interpreter")()
+    failure = ""
+    with DialogGuard(on_poll) as guard:
+        try:
+            result = interpreter.run(code, arg)
+        except JException as exc:
+            result = None
+            message = str(exc.getMessage() or "")
+            if message != "Macro canceled":
+                failure = f"{exc.getClass().getSimpleName()}: {message}"
+    texts = [m for m in guard.messages if m]
+    details = [t.removeprefix("Macro Error: ") for t in texts if t.startswith("Macro Error: ")]
+    others = [t for t in texts if not t.startswith("Macro Error: ")]
+    error = interpreter.getErrorMessage()
+    reasons = details or ([str(error)] if error is not None else [])
+    reasons += others
+    if failure and (not reasons or not failure.endswith(": ")):
+        reasons.append(failure)
+    if reasons:
+        raise MacroError("Macro error: " + "; ".join(reasons))
+    return "" if result is None else str(result)
+
+
+class LogTail:
+    """Passes new lines of ImageJ's Log window to `write` each time it is polled."""
+
+    def __init__(self, write: Callable[[str], None]):
+        self._write = write
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def poll(self) -> None:
+        with self._lock:
+            text = str(_java("ij.IJ").getLog() or "")
+            if len(text) < self._seen:  # the Log was cleared
+                self._seen = 0
+            if len(text) > self._seen:
+                self._write(text[self._seen:] if text.endswith("\n") else text[self._seen:] + "\n")
+                self._seen = len(text)

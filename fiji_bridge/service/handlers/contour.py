@@ -1,0 +1,156 @@
+"""Service commands behind Plugins > Fiji Bridge > Suggest Contour, Accept Contour, Next Candidate.
+
+Everything is checked and computed before the image's selection or the ROI Manager changes,
+so on bad input both stay as they were and the caller gets a plain-words error.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import jpype
+import numpy as np
+
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.contour.api import METHODS, suggest_contour
+from fiji_bridge.errors import InputError
+from fiji_bridge.ij.images import current_plane
+from fiji_bridge.ij.rois import annotation_to_roi, roi_to_annotation, rois_from_manager, rois_to_manager
+from fiji_bridge.service.commands import command
+
+OPEN_TYPES = ("line", "polyline", "freeline")
+
+
+@dataclass
+class _Suggestion:
+    """What the last suggestion on an image was made from (for Next Candidate)."""
+
+    init: np.ndarray
+    closed: bool
+    group: int
+    method: str
+    max_distance: float
+    candidate: int
+    outline: np.ndarray
+    position: int
+
+
+_last: dict[int, _Suggestion] = {}
+_last_lock = threading.Lock()
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, (str, jpype.JString)):
+        return str(value).strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def _current_image(image: Any, what: str) -> Any:
+    imp = image if image is not None else jpype.JClass("ij.WindowManager").getCurrentImage()
+    if imp is None:
+        raise InputError(f"{what} needs an open image: open one and draw a selection over an object")
+    return imp
+
+
+def _position(imp: Any) -> int:
+    return int(imp.getCurrentSlice()) if imp.getStackSize() > 1 else 0
+
+
+def _selection(imp: Any, what: str) -> Annotation:
+    roi = imp.getRoi()
+    if roi is None:
+        raise InputError(f"{what} needs a selection on \"{imp.getTitle()}\": draw a rough outline or a line "
+                         "over the object first")
+    ann = roi_to_annotation(roi)
+    if ann.roi_type == "point":
+        raise InputError(f"{what} needs an outline or a line, not a point selection: "
+                         "draw a rough outline or a line over the object")
+    return ann
+
+
+def _options(options: dict[str, Any]) -> tuple[str, float]:
+    method = str(options.get("method", "unet")).strip().lower().replace(" ", "_")
+    if method not in METHODS:
+        raise InputError(f"method={method!r} is not one of: {', '.join(METHODS)}")
+    try:
+        max_distance = float(options.get("max_distance", 17))
+    except (TypeError, ValueError):
+        raise InputError(f"max_distance must be a number of pixels, got {options.get('max_distance')!r}") from None
+    return method, max_distance
+
+
+def _existing(position: int) -> list[np.ndarray]:
+    """Outlines of the ROI Manager's area ROIs on this slice (none when it is closed)."""
+    if jpype.JClass("ij.plugin.frame.RoiManager").getInstance() is None:
+        return []
+    return [p for a in rois_from_manager() if a.is_area and a.position in (0, position) for p in a.paths]
+
+
+def _show(imp: Any, outline: np.ndarray, group: int, position: int) -> Any:
+    roi = annotation_to_roi(Annotation(outline, roi_type="traced", group=group, position=position))
+    imp.setRoi(roi)
+    return roi
+
+
+def _add_to_manager(bridge: Any, ann: Annotation) -> str:
+    """Add an outline to the ROI Manager named like AnnotatorJ (0001, 0002, ...); returns the name."""
+    manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
+    ann.name = f"{(0 if manager is None else int(manager.getCount())) + 1:04d}"
+    rois_to_manager(bridge, [ann])
+    return ann.name
+
+
+def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, Any]:
+    plane = current_plane(imp)
+    outline = suggest_contour(plane, state.init, method=state.method, max_distance=state.max_distance,
+                              closed=state.closed, existing=_existing(state.position), candidate=state.candidate)
+    state.outline = outline
+    _show(imp, outline, state.group, state.position)
+    with _last_lock:
+        _last[int(imp.getID())] = state
+    name = _add_to_manager(bridge, Annotation(outline, group=state.group, position=state.position,
+                                              roi_type="traced")) if add else ""
+    return {"vertices": len(outline), "candidate": state.candidate + 1, "name": name}
+
+
+@command("suggest_contour")
+def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
+    """Replace the current selection with the suggested contour of the object it points at.
+
+    Options: ``method`` (unet, region_growing, active_contour), ``max_distance`` (px, 17),
+    ``add`` (also add it to the ROI Manager as 0001, 0002...; the selection's group is kept).
+    """
+    imp = _current_image(image, "Suggest Contour")
+    ann = _selection(imp, "Suggest Contour")
+    method, max_distance = _options(options)
+    closed = ann.roi_type not in OPEN_TYPES
+    state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, _position(imp))
+    return _suggest(bridge, imp, state, _flag(options.get("add", False)))
+
+
+@command("next_candidate")
+def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
+    """Replace the last suggestion on this image with the next-ranked candidate object."""
+    imp = _current_image(image, "Next Candidate")
+    with _last_lock:
+        last = _last.get(int(imp.getID()))
+    if last is None or last.position != _position(imp):
+        raise InputError(f"Next Candidate works after Suggest Contour on \"{imp.getTitle()}\" "
+                         "(on the same slice): run Suggest Contour first")
+    state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
+                        last.candidate + 1, last.outline, last.position)
+    return _suggest(bridge, imp, state, _flag(options.get("add", False)))
+
+
+@command("accept_contour")
+def accept(bridge: Any, image: Any = None, **options: Any) -> str:
+    """Add the current selection (normally the suggestion) to the ROI Manager as 0001, 0002...; returns the name."""
+    imp = _current_image(image, "Accept Contour")
+    ann = _selection(imp, "Accept Contour")
+    if not ann.is_area:
+        raise InputError(f"Accept Contour adds outlines; the selection is a {ann.roi_type}: "
+                         "run Suggest Contour on it first")
+    ann.position = _position(imp)
+    ann.stroke_color = None
+    return _add_to_manager(bridge, ann)

@@ -1,0 +1,169 @@
+"""Service commands behind Plugins > Fiji Bridge > Export Annotations, Import Masks,
+Import OpSeF and Export OpSeF.
+
+Everything is read and checked before anything changes: files are written all or none
+(fiji_bridge.formats), and the ROI Manager only changes once the new ROIs are ready. An import
+adds to the ROI Manager; it is emptied first only with the ``clear`` option.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jpype
+
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.errors import InputError
+from fiji_bridge.formats.annotatorj import image_stem
+from fiji_bridge.formats.coco import ImageAnnotations
+from fiji_bridge.formats.exports import export_annotations, pair_rois_with_images, parse_formats
+from fiji_bridge.formats.imports import IMPORT_KINDS, import_annotations
+from fiji_bridge.formats.opsef import export_opsef, load_opsef
+from fiji_bridge.ij.images import numpy_to_imageplus
+from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
+from fiji_bridge.service.commands import command
+
+OPSEF_LIST_PROPERTY = "fiji_bridge.opsef_list"
+
+
+def _flag(options: dict[str, Any], key: str) -> bool:
+    """A checkbox option: a bool, or text such as "true" from a macro."""
+    value = options.get(key, False)
+    return value.strip().lower() in ("true", "1", "yes", "on") if isinstance(value, str) else bool(value)
+
+
+def _text(options: dict[str, Any], key: str, what: str, *, required: bool = True) -> str:
+    value = str(options.get(key) or "").strip()
+    if required and not value:
+        raise InputError(f"{what} is missing: give the option {key}=...")
+    return value
+
+
+def _current_image(image: Any) -> Any:
+    return image if image is not None else jpype.JClass("ij.WindowManager").getCurrentImage()
+
+
+@command("export_annotations")
+def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -> int:
+    """Write annotations in training-data formats; returns the number of files written.
+
+    Options: ``output`` folder (required); ``formats`` "labels,coco,..." or "all"; ``folder``:
+    a folder of images whose ``<img>_ROIs.zip`` files (in ``rois``, default the same folder)
+    are exported - without it, the current image with the ROI Manager's ROIs;
+    ``yolo`` "boxes" or "polygons"; ``values`` "index" or "name" for label masks; ``overwrite``.
+    """
+    output = _text(options, "output", "the output folder")
+    formats = parse_formats([str(options.get("formats") or "labels")])
+    yolo_mode = str(options.get("yolo") or "boxes").strip().lower()
+    if yolo_mode not in ("boxes", "polygons"):
+        raise InputError(f"option yolo={yolo_mode!r} is not one of: boxes, polygons")
+    label_values = str(options.get("values") or "index").strip().lower()
+    if label_values not in ("index", "name"):
+        raise InputError(f"option values={label_values!r} is not one of: index, name")
+    folder = _text(options, "folder", "", required=False)
+    if folder:
+        items = pair_rois_with_images(_text(options, "rois", "", required=False) or folder, folder)
+    else:
+        imp = _current_image(image)
+        if imp is None:
+            raise InputError("Export Annotations needs an open image (or a folder of images)")
+        anns = rois_from_manager(bridge)
+        if not anns:
+            raise InputError("the ROI Manager is empty (or not open); add ROIs first")
+        items = _image_items(imp, anns)
+    written = export_annotations(items, output, formats, overwrite=_flag(options, "overwrite"),
+                                 yolo_mode=yolo_mode, label_values=label_values)
+    return len(written)
+
+
+def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
+    """The image with its ROIs; a stack with ROIs on several slices gives one item per slice
+    (``<title>-NNNN``), ROIs without a slice going to every slice."""
+    title = str(imp.getTitle())
+    shape = (int(imp.getHeight()), int(imp.getWidth()))
+    positions = sorted({a.position for a in anns if a.position > 0})
+    if imp.getStackSize() == 1 or len(positions) <= 1:
+        return [ImageAnnotations(title, shape, anns)]
+    stem = image_stem(title)
+    return [ImageAnnotations(f"{stem}-{p:04d}.tif", shape, [a for a in anns if a.position in (0, p)])
+            for p in positions]
+
+
+@command("import_masks")
+def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
+    """Add the objects of a mask, box, YOLO, COCO or ROI file to the ROI Manager; returns how many.
+
+    Options: ``file`` (required); ``kind`` (default "auto"); ``connectivity`` 4 or 8 for binary
+    masks; ``clear`` empties the ROI Manager first. The current image gives the size that masks
+    must have and YOLO files need; on a stack the ROIs go to the current slice.
+    """
+    path = Path(_text(options, "file", "the annotation file"))
+    kind = str(options.get("kind") or "auto").strip().lower()
+    if kind not in IMPORT_KINDS:
+        raise InputError(f"option kind={kind!r} is not one of: {', '.join(IMPORT_KINDS)}")
+    connectivity = int(options.get("connectivity") or 8)
+    imp = _current_image(image)
+    shape = (int(imp.getHeight()), int(imp.getWidth())) if imp is not None else None
+    items = import_annotations(path, kind, shape=shape, connectivity=connectivity)
+    anns = _pick_image(items, imp, path).annotations
+    if not anns:
+        raise InputError(f"{path} holds no objects; nothing to add")
+    if imp is not None and imp.getStackSize() > 1:
+        for ann in anns:
+            ann.position = int(imp.getCurrentSlice())
+    rois_to_manager(bridge, anns, clear=_flag(options, "clear"))
+    return len(anns)
+
+
+def _pick_image(items: list[ImageAnnotations], imp: Any, path: Path) -> ImageAnnotations:
+    """The one image of a file, or the one named like the current image (COCO)."""
+    if len(items) == 1:
+        return items[0]
+    if imp is not None:
+        title = image_stem(str(imp.getTitle()))
+        matches = [item for item in items if image_stem(item.file_name) == title]
+        if len(matches) == 1:
+            return matches[0]
+    names = ", ".join(item.file_name for item in items[:5]) + (", ..." if len(items) > 5 else "")
+    raise InputError(f"{path} annotates {len(items)} images ({names}); open the one to import "
+                     "(its title must match the file name) and run Import Masks again")
+
+
+@command("import_opsef")
+def import_opsef_command(bridge: Any, **options: Any) -> int:
+    """Open an OpSeF project's images as one stack and add every slice's ROIs to the ROI Manager.
+
+    Options: ``list`` the FilePairList (required); ``clear`` empties the ROI Manager first.
+    Returns the number of ROIs added.
+    """
+    path = Path(_text(options, "list", "the FilePairList"))
+    stack = load_opsef(path)
+    dims = ("z", "y", "x", "rgb") if stack.images.ndim == 4 else ("z", "y", "x")
+    imp = numpy_to_imageplus(stack.images, dims=dims if len(stack.images) > 1 else dims[1:], title=path.stem)
+    if imp.getStackSize() > 1:
+        for i, pair in enumerate(stack.project.pairs, start=1):
+            imp.getStack().setSliceLabel(pair.image.name, i)
+    imp.setProperty(OPSEF_LIST_PROPERTY, str(path.absolute()))
+    rois_to_manager(bridge, stack.annotations, clear=_flag(options, "clear"))
+    imp.show()
+    return len(stack.annotations)
+
+
+@command("export_opsef")
+def export_opsef_command(bridge: Any, image: Any = None, **options: Any) -> int:
+    """Write the ROI Manager's ROIs (position = slice) back into the OpSeF project.
+
+    Options: ``list`` the FilePairList (default: the one the current stack was imported from);
+    ``overwrite`` replaces the files of an earlier export. Returns the number of files written.
+    """
+    path = _text(options, "list", "", required=False)
+    imp = _current_image(image)
+    if not path and imp is not None and imp.getProperty(OPSEF_LIST_PROPERTY) is not None:
+        path = str(imp.getProperty(OPSEF_LIST_PROPERTY))
+    if not path:
+        raise InputError("the FilePairList is missing: give the option list=... "
+                         "(or run it on a stack opened with Import OpSeF)")
+    anns = rois_from_manager(bridge)
+    if not anns:
+        raise InputError("the ROI Manager is empty (or not open); add ROIs first")
+    return len(export_opsef(path, anns, overwrite=_flag(options, "overwrite")))

@@ -1,0 +1,143 @@
+"""Service commands "labels_to_rois" and "rois_to_labels" (Plugins > Fiji Bridge menu).
+
+Both check everything before they change anything: on bad input the ROI Manager and the
+open images stay as they were and the caller gets a plain-words error.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jpype
+import numpy as np
+
+from fiji_bridge.errors import InputError
+from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
+from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
+from fiji_bridge.rois.labels import annotations_to_labels, labels_to_annotations
+from fiji_bridge.service.commands import command
+
+_MAX_16BIT = 65535
+_MAX_32BIT_EXACT = 2**24
+
+
+def _flag(value: Any) -> bool:
+    """An option that may arrive as a Python/Java bool or as text ("true", "1", "yes")."""
+    if isinstance(value, str) or isinstance(value, jpype.JString):
+        return str(value).strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def _choice(options: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = str(options.get(key, allowed[0])).strip().lower()
+    if value not in allowed:
+        raise InputError(f"option {key}={value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def _image_or_current(image: Any, what: str) -> Any:
+    if image is None:
+        image = jpype.JClass("ij.WindowManager").getCurrentImage()
+    if image is None:
+        raise InputError(f"{what} needs an open label image: open one (File > Open...) and run it again")
+    return image
+
+
+def _label_planes(imp: Any, slices: str) -> list[tuple[int, np.ndarray]]:
+    """(stack position or 0, 2-D labels) for the current slice or all slices, type-checked."""
+    title = str(imp.getTitle())
+    if imp.getBitDepth() == 24:
+        raise InputError(f'"{title}" is an RGB image; Labels to ROIs needs an 8-, 16- or 32-bit label image')
+    stacked = imp.getStackSize() > 1
+    if slices == "all":
+        data = imageplus_to_numpy(imp, squeeze=False).reshape(-1, imp.getHeight(), imp.getWidth())
+        planes = [(i + 1, plane) for i, plane in enumerate(data)]
+    else:
+        planes = [(imp.getCurrentSlice() if stacked else 0, processor_to_numpy(imp.getProcessor()))]
+    for position, plane in planes:
+        if plane.dtype.kind == "f" and (not np.isfinite(plane).all() or (plane != np.round(plane)).any() or plane.min() < 0):
+            where = f" (slice {position})" if position else ""
+            raise InputError(f'"{title}"{where} is a 32-bit image with values that are not labels '
+                             "(fractions, negatives or NaN); labels must be whole numbers >= 0")
+    return planes
+
+
+@command("labels_to_rois")
+def labels_to_rois(bridge: Any, image: Any = None, **options: Any) -> int:
+    """Label image -> ROI Manager: one ROI per label k > 0 named %04d of k; returns the count.
+
+    Options: ``slices`` "current" (default) or "all"; ``clear`` empties the ROI Manager first.
+    On stacks each ROI's position is its slice.
+    """
+    slices = _choice(options, "slices", ("current", "all"))
+    imp = _image_or_current(image, "Labels to ROIs")
+    anns = []
+    for position, plane in _label_planes(imp, slices):
+        anns.extend(labels_to_annotations(plane, position=position))
+    if not anns:
+        raise InputError(f'"{imp.getTitle()}" holds no labels (every pixel is 0); nothing to add')
+    rois_to_manager(bridge, anns, clear=_flag(options.get("clear", False)))
+    return len(anns)
+
+
+@command("rois_to_labels")
+def rois_to_labels(bridge: Any, image: Any = None, **options: Any) -> Any:
+    """ROI Manager -> a new label image (shown); returns the ImagePlus.
+
+    Options: ``output`` "16-bit" (default) or "32-bit"; ``values`` "index" (ROI i gets i + 1,
+    later ROIs over earlier ones) or "name" (the integer in the ROI name; others get max + 1).
+    The size (and stack size) is the current image's; without one, the ROIs' extent.
+    ROIs with a stack position go to that slice, others to every slice.
+    """
+    output = _choice(options, "output", ("16-bit", "32-bit"))
+    values_from = _choice(options, "values", ("index", "name"))
+    anns = rois_from_manager(bridge)
+    if not anns:
+        raise InputError("the ROI Manager is empty (or not open); add ROIs first")
+    for i, ann in enumerate(anns):
+        if not ann.is_area:
+            raise InputError(f"ROI {i + 1} ({ann.name or 'unnamed'}) is a {ann.roi_type}, which encloses no pixels; "
+                             "remove it or convert it to an area ROI")
+    values = _label_values(anns, values_from)
+    limit = _MAX_16BIT if output == "16-bit" else _MAX_32BIT_EXACT
+    if values.max() > limit:
+        raise InputError(f"label value {values.max()} does not fit a {output} label image (largest {limit}); "
+                         + ("choose output=32-bit" if output == "16-bit" else "use fewer ROIs"))
+    template = image if image is not None else jpype.JClass("ij.WindowManager").getCurrentImage()
+    height, width, depth = _output_size(template, anns)
+    stack = np.zeros((depth, height, width), dtype=np.uint16 if output == "16-bit" else np.float32)
+    for z in range(depth):
+        chosen = [i for i, ann in enumerate(anns) if ann.position in (0, z + 1) or depth == 1]
+        if chosen:
+            stack[z] = annotations_to_labels([anns[i] for i in chosen], (height, width), values=values[chosen])
+    base = str(template.getShortTitle()) if template is not None else "ROIs"
+    imp = numpy_to_imageplus(stack if depth > 1 else stack[0], dims=("z", "y", "x") if depth > 1 else ("y", "x"),
+                             title=f"{base}-labels")
+    if template is not None:
+        imp.setCalibration(template.getCalibration().copy())
+    imp.setDisplayRange(0, float(max(values.max(), 1)))
+    imp.show()
+    return imp
+
+
+def _label_values(anns: list[Any], values_from: str) -> np.ndarray:
+    if values_from == "index":
+        return np.arange(1, len(anns) + 1, dtype=np.int64)
+    numbers = [int(m.group()) if (m := re.search(r"\d+", a.name)) else 0 for a in anns]
+    top = max(numbers)
+    out = []
+    for n in numbers:
+        if n <= 0:
+            top += 1
+            n = top
+        out.append(n)
+    return np.array(out, dtype=np.int64)
+
+
+def _output_size(template: Any, anns: list[Any]) -> tuple[int, int, int]:
+    if template is not None:
+        return int(template.getHeight()), int(template.getWidth()), int(template.getStackSize())
+    x1 = max(a.bounds()[2] for a in anns)
+    y1 = max(a.bounds()[3] for a in anns)
+    depth = max(1, max(a.position for a in anns))
+    return int(np.ceil(y1)), int(np.ceil(x1)), depth

@@ -1,0 +1,28 @@
+# Plugins > Fiji Bridge > Suggest Contour (Jython): the current selection (a rough outline,
+# rectangle, oval or a line drawn across an object) is replaced by the suggested contour of the
+# object it points at (fiji_bridge.suggest_contour on the current slice).
+# Recordable: run("Suggest Contour", "method=unet max_distance=17 add")
+import bridgeclient
+from ij import IJ, WindowManager
+from ij.gui import GenericDialog
+
+TITLE = "Suggest Contour"
+METHODS = ["unet", "region_growing", "active_contour"]
+
+
+def main():
+    bridgeclient.service()
+    gd = GenericDialog(TITLE)
+    gd.addChoice("Method", METHODS, "unet")
+    gd.addNumericField("Max_distance", 17, 0, 4, "px")
+    gd.addCheckbox("Add to ROI Manager", False)
+    gd.showDialog()
+    if gd.wasCanceled():
+        return
+    options = {"method": gd.getNextChoice(), "max_distance": gd.getNextNumber(), "add": gd.getNextBoolean()}
+    value = bridgeclient.call("suggest_contour", WindowManager.getCurrentImage(), options)
+    added = value.get("name")
+    IJ.showStatus(TITLE + (": added " + added if added else ": done (Accept Contour adds it)"))
+
+
+bridgeclient.run(main)

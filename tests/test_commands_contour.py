@@ -1,0 +1,180 @@
+"""Plugins > Fiji Bridge > Suggest Contour / Accept Contour / Next Candidate in real ImageJ (Xvfb)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.contour import unet
+from fiji_bridge.contour.data import image_ids, load_pair
+from fiji_bridge.ij.images import numpy_to_imageplus
+from fiji_bridge.ij.rois import roi_to_annotation
+from fiji_bridge.rois.labels import annotation_mask
+from fiji_bridge.runtime.macro import MacroError
+
+pytestmark = [pytest.mark.imagej,
+              pytest.mark.skipif(not unet.weights_path().is_file(), reason="contour model weights not trained yet")]
+
+
+@pytest.fixture(scope="module")
+def sample(dsb_val):
+    """A val image (RGB uint8), its labels and the label of a mid-sized object away from the border."""
+    image, labels = load_pair(dsb_val, image_ids(dsb_val)[0])
+    values, counts = np.unique(labels[labels > 0], return_counts=True)
+    for k in values[np.argsort(-counts)]:
+        ys, xs = np.nonzero(labels == k)
+        if xs.min() > 20 and ys.min() > 20 and xs.max() < labels.shape[1] - 20 and ys.max() < labels.shape[0] - 20:
+            return image, labels, int(k)
+    raise AssertionError("no object away from the border")
+
+
+def show(array: np.ndarray, title: str, dims=None):
+    imp = numpy_to_imageplus(array, dims=dims, title=title)
+    imp.show()
+    return imp
+
+
+def selection_mask(imp) -> np.ndarray:
+    return annotation_mask(roi_to_annotation(imp.getRoi()), (imp.getHeight(), imp.getWidth()))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def box_of(mask: np.ndarray, margin: int = 3) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return xs.min() - margin, ys.min() - margin, xs.max() - xs.min() + 1 + 2 * margin, ys.max() - ys.min() + 1 + 2 * margin
+
+
+def manager_names(bridge) -> list[str]:
+    manager = bridge.RoiManager.getInstance()
+    return [] if manager is None else [str(r.getName()) for r in manager.getRoisAsArray()]
+
+
+@pytest.mark.parametrize("kind", ["8-bit", "16-bit", "RGB", "32-bit"])
+def test_suggest_contour_replaces_the_selection_on_each_image_type(clean_ij, sample, kind):
+    image, labels, k = sample
+    grey = image[..., 0]
+    data = {"8-bit": grey, "16-bit": grey.astype(np.uint16) * 200, "RGB": image,
+            "32-bit": grey.astype(np.float32) / 7}[kind]
+    imp = show(data, f"contour-{kind}")
+    gt = labels == k
+    clean_ij.run_macro("makeOval(%d, %d, %d, %d);" % box_of(gt))
+    clean_ij.run_macro('run("Suggest Contour", "method=unet max_distance=17");')
+    assert str(imp.getRoi().getTypeAsString()) == "Traced"
+    assert iou(selection_mask(imp), gt) > 0.75
+    assert manager_names(clean_ij) == []
+
+
+def test_stack_slice_and_add_keep_position_and_group(clean_ij, sample):
+    image, labels, k = sample
+    stack = np.zeros((3, *labels.shape), np.uint8)
+    stack[1] = image[..., 0]
+    stack[0] = 255 - image[..., 0]   # other slices hold different content
+    imp = show(stack, "contour-stack", dims=("z", "y", "x"))
+    imp.setSlice(2)
+    gt = labels == k
+    clean_ij.run_macro("makeOval(%d, %d, %d, %d); Roi.setGroup(3);" % box_of(gt))
+    clean_ij.run_macro('run("Suggest Contour", "method=unet max_distance=17 add");')
+    rois = clean_ij.RoiManager.getInstance().getRoisAsArray()
+    assert [str(r.getName()) for r in rois] == ["0001"]
+    assert rois[0].getPosition() == 2 and rois[0].getGroup() == 3
+    ann = roi_to_annotation(rois[0])
+    assert iou(annotation_mask(ann, labels.shape), gt) > 0.75
+
+
+@pytest.mark.parametrize("selection", [
+    "makeRectangle({x}, {y}, {w}, {h});",
+    "makePolygon({x}, {y}, {x2}, {y}, {x2}, {y2}, {x}, {y2});",
+    'makeSelection("freehand", newArray({x}, {cx}, {x2}, {cx}), newArray({cy}, {y}, {cy}, {y2}));',
+    'makeSelection("traced", newArray({x}, {x2}, {x2}, {x}), newArray({y}, {y}, {y2}, {y2}));',
+    "makeLine({lx1}, {cy}, {lx2}, {cy});",
+    'makeSelection("polyline", newArray({lx1}, {cx}, {lx2}), newArray({cy}, {cy1}, {cy}));',
+    'makeSelection("freeline", newArray({lx1}, {cx}, {lx2}), newArray({cy}, {cy1}, {cy}));',
+])
+def test_every_outline_and_line_selection_points_at_the_object(clean_ij, sample, selection):
+    image, labels, k = sample
+    imp = show(image, "contour-rgb")
+    gt = labels == k
+    x, y, w, h = box_of(gt)
+    ys, xs = np.nonzero(gt)
+    cx, cy = int(xs.mean()), int(ys.mean())
+    half = max(2, (xs.max() - xs.min()) // 3)
+    clean_ij.run_macro(selection.format(x=x, y=y, w=w, h=h, x2=x + w, y2=y + h, cx=cx, cy=cy, cy1=cy + 1,
+                                        lx1=cx - half, lx2=cx + half))
+    clean_ij.run_macro('run("Suggest Contour", "method=unet max_distance=17");')
+    assert iou(selection_mask(imp), gt) > 0.7
+
+
+def test_macro_replay_accept_and_next_candidate(clean_ij, sample):
+    image, labels, k = sample
+    imp = show(image[..., 0], "contour-replay")
+    gt = labels == k
+    others = [v for v in np.unique(labels) if v not in (0, k)]
+    gt2 = labels == others[len(others) // 2]
+    clean_ij.run_macro("""
+        makeOval(%d, %d, %d, %d);
+        run("Suggest Contour", "method=unet max_distance=17 add");
+        makeOval(%d, %d, %d, %d);
+        run("Suggest Contour", "method=region_growing max_distance=17");
+        run("Accept Contour");
+    """ % (*box_of(gt), *box_of(gt2)))
+    rois = clean_ij.RoiManager.getInstance().getRoisAsArray()
+    assert [str(r.getName()) for r in rois] == ["0001", "0002"]
+    assert iou(annotation_mask(roi_to_annotation(rois[0]), labels.shape), gt) > 0.75
+    assert (annotation_mask(roi_to_annotation(rois[1]), labels.shape) & gt2).any()
+    # a box over two objects: the first suggestion, then the next candidate is another object
+    clean_ij.run_macro("makeOval(%d, %d, %d, %d);" % box_of(gt))
+    clean_ij.run_macro('run("Suggest Contour", "method=unet max_distance=17");')
+    first = selection_mask(imp)
+    try:
+        clean_ij.run_macro('run("Next Candidate");')
+    except MacroError as err:
+        assert "no candidate number 2" in str(err)
+        return
+    second = selection_mask(imp)
+    assert iou(first, second) < 0.5
+
+
+def _snapshot(bridge, imp):
+    roi = imp.getRoi()
+    sel = None if roi is None else (str(roi.getTypeAsString()), roi_to_annotation(roi).polygon.tolist())
+    return sel, manager_names(bridge)
+
+
+@pytest.mark.parametrize("case, setup, words", [
+    ("no selection", "run(\"Select None\");", "needs a selection"),
+    ("point", "makePoint(40, 40);", "not a point"),
+    ("outside", "makePolygon(-40, -40, -10, -40, -10, -10);", "outside the image"),
+    ("one pixel", "makeRectangle(40, 40, 1, 1);", "too small"),
+    ("all zeros", "makeRectangle(30, 30, 20, 20);", "all zeros"),
+    ("NaN", "makeRectangle(30, 30, 20, 20);", "NaN"),
+])
+def test_bad_input_gives_a_clear_message_and_changes_nothing(clean_ij, sample, case, setup, words):
+    image, labels, k = sample
+    if case == "all zeros":
+        data = np.zeros((100, 100), np.uint8)
+    elif case == "NaN":
+        data = np.full((100, 100), np.nan, np.float32)
+        data[:20] = 5.0
+    else:
+        data = image[..., 0]
+    imp = show(data, f"contour-bad-{case.replace(' ', '-')}")
+    clean_ij.run_macro('makeRectangle(2, 2, 5, 5); roiManager("add");')
+    clean_ij.run_macro(setup)
+    before = _snapshot(clean_ij, imp)
+    with pytest.raises(MacroError, match=words):
+        clean_ij.run_macro('run("Suggest Contour", "method=unet max_distance=17 add");')
+    assert _snapshot(clean_ij, imp) == before
+
+
+def test_next_candidate_without_a_suggestion_and_accept_without_selection(clean_ij, sample):
+    image, _, _ = sample
+    show(image[..., 0], "contour-fresh")
+    with pytest.raises(MacroError, match="run Suggest Contour first"):
+        clean_ij.run_macro('run("Next Candidate");')
+    clean_ij.run_macro('run("Select None");')
+    with pytest.raises(MacroError, match="needs a selection"):
+        clean_ij.run_macro('run("Accept Contour");')
+    assert manager_names(clean_ij) == []

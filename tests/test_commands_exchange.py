@@ -1,0 +1,146 @@
+"""Plugins > Fiji Bridge > Export Annotations, Import Masks, Import OpSeF, Export OpSeF in a real
+ImageJ, driven by macros with the paths as options (as recorded, no dialog shown)."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import tifffile
+
+from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
+from fiji_bridge.rois.labels import labels_to_annotations
+from fiji_bridge.rois.roiset import write_roiset
+from fiji_bridge.runtime.macro import MacroError
+
+pytestmark = [pytest.mark.imagej, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+@pytest.fixture
+def val_case(dsb_val, tmp_path):
+    """A 256 x 256 val image copied to tmp, its labels and ROIs with classes (label % 3)."""
+    mask = sorted((dsb_val / "masks").glob("*.tif"))[1]
+    image = tmp_path / "images" / mask.name
+    image.parent.mkdir()
+    shutil.copy(dsb_val / "images" / mask.name, image)
+    labels = tifffile.imread(mask)
+    anns = labels_to_annotations(labels)
+    for ann in anns:
+        ann.group = int(ann.name) % 3
+    return image, labels, anns
+
+
+def test_export_annotations_from_the_roi_manager(clean_ij, val_case, tmp_path):
+    image, labels, anns = val_case
+    clean_ij.run_macro(f'open("{image}");')
+    rois_to_manager(clean_ij, anns)
+    clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label coco");')
+    stem = image.stem
+    assert np.array_equal(tifffile.imread(tmp_path / "out" / "labelled_masks" / f"{stem}.tiff"), labels)
+    assert (tmp_path / "out" / "labelled_masks" / "Class_02" / f"{stem}.tiff").is_file()
+    assert (tmp_path / "out" / "coco" / "annotations.json").is_file()
+    with pytest.raises(MacroError, match="exists already"):
+        clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label");')
+
+
+def test_export_annotations_from_a_folder_then_import_masks_keeps_names_and_classes(clean_ij, val_case, tmp_path):
+    image, labels, anns = val_case
+    write_roiset(image.parent / f"{image.stem}_ROIs.zip", anns)
+    clean_ij.run_macro(f'run("Export Annotations", "source=folder image={image.parent} output={tmp_path}/out layered");')
+    layered = tmp_path / "out" / "layered_masks" / f"{image.stem}.tiff"
+    assert len(tifffile.TiffFile(layered).pages) == len(anns)
+    opened = clean_ij.run_macro(f'open("{layered}"); n = nSlices; s = 0; for (i = 1; i <= n; i++) '
+                                '{ setSlice(i); getStatistics(a, mean); s += a * mean; } close(); return "" + n + " " + s;')
+    assert opened.split() == [str(len(anns)), str(int((labels > 0).sum()))]  # ImageJ reads the compressed stack
+
+    clean_ij.run_macro(f'open("{image}");')
+    rois_to_manager(clean_ij, anns[:1])  # already there: an import adds, it does not clear
+    clean_ij.run_macro(f'run("Import Masks", "annotation={layered} kind=auto connectivity=8");')
+    got = rois_from_manager(clean_ij)
+    assert len(got) == 1 + len(anns)
+    assert [(a.name, a.group) for a in got[1:]] == [(a.name, a.group) for a in anns]
+    clean_ij.run_macro(f'run("Import Masks", "annotation={layered} kind=layered connectivity=8 clear");')
+    assert len(rois_from_manager(clean_ij)) == len(anns)
+
+
+def test_import_masks_refuses_a_mask_of_another_size(clean_ij, val_case, tmp_path):
+    image, _, anns = val_case
+    wrong = tmp_path / "wrong.tif"
+    tifffile.imwrite(wrong, np.ones((100, 80), np.uint16))
+    clean_ij.run_macro(f'open("{image}");')
+    rois_to_manager(clean_ij, anns[:2])
+    with pytest.raises(MacroError, match=r"wrong.tif is 80x100 pixels but its image is 256x256"):
+        clean_ij.run_macro(f'run("Import Masks", "annotation={wrong} kind=labels connectivity=8 clear");')
+    assert [a.name for a in rois_from_manager(clean_ij)] == [a.name for a in anns[:2]]
+
+
+@pytest.fixture
+def opsef_project(dsb_val, tmp_path):
+    root = tmp_path / "Processed_3"
+    for sub in ("00_InputRaw", "02_SegMasks", "07_ClassifiedSegMasks", "10_ImportExport"):
+        (root / sub).mkdir(parents=True)
+    rows, truth = [], []
+    for i, mask in enumerate(sorted((dsb_val / "masks").glob("*.tif"))[1:3]):
+        grey = tifffile.imread(dsb_val / "images" / mask.name).mean(axis=2).astype(np.uint8)
+        tifffile.imwrite(root / "00_InputRaw" / f"8bitSum_{i}.tif", grey)
+        labels = tifffile.imread(mask)
+        labels[labels % 5 == 0] = 0  # OpSeF zeroes filtered objects: gaps in the labels
+        tifffile.imwrite(root / "02_SegMasks" / f"000_CP_Mask_1_b_{i}.tif", labels)
+        tifffile.imwrite(root / "07_ClassifiedSegMasks" / f"000_CP_MaskClass01_1_b_{i}.tif",
+                         np.where(labels % 2 == 1, labels, 0).astype(np.uint16))
+        rows.append(f"\\00_InputRaw\\8bitSum_{i}.tif;\\02_SegMasks\\000_CP_Mask_1_b_{i}.tif")
+        truth.append(labels)
+    pair_list = root / "10_ImportExport" / "FilePairList_dsb_3.txt"
+    pair_list.write_bytes((f"root;{root}\r\n" + "\r\n".join(rows) + "\r\n").encode())
+    return pair_list, truth
+
+
+def test_import_opsef_opens_the_stack_and_fills_the_roi_manager_per_slice(clean_ij, opsef_project):
+    pair_list, truth = opsef_project
+    clean_ij.run_macro(f'run("Import OpSeF", "filepairlist={pair_list}");')
+    imp = clean_ij.WindowManager.getCurrentImage()
+    assert imp.getStackSize() == 2 and imp.getWidth() == 256 and imp.getBitDepth() == 8
+    assert str(imp.getStack().getSliceLabel(2)) == "8bitSum_1.tif"
+    got = rois_from_manager(clean_ij)
+    for position, labels in enumerate(truth, start=1):
+        present = [k for k in np.unique(labels).tolist() if k]
+        on_slice = [a for a in got if a.position == position]
+        assert [a.name for a in on_slice] == [f"{k:04d}" for k in present]
+        assert [a.group for a in on_slice] == [1 if k % 2 else 0 for k in present]
+
+    manager = clean_ij.roi_manager()
+    manager.select(0)
+    manager.runCommand("Delete")  # edit: remove the first object of slice 1
+    clean_ij.run_macro(f'run("Export OpSeF", "filepairlist={pair_list}");')
+    root = pair_list.parents[1]
+    exported = tifffile.imread(root / "11_SegMasksFromFiji" / "000_CP_Mask_1_b_0.tif")
+    first = min(k for k in np.unique(truth[0]) if k)
+    assert np.array_equal(exported, np.where(truth[0] == first, 0, truth[0]))
+    lines = (root / "10_ImportExport" / "FilePairList_fromFiji_Masks.txt").read_bytes().split(b"\r\n")
+    assert lines[1] == b"\\00_InputRaw\\8bitSum_0.tif;/11_SegMasksFromFiji/000_CP_Mask_1_b_0.tif"
+    assert (root / "13_ClassifiedSegMasksFromFiji" / "000_CP_MaskClass01_1_b_1.tif").is_file()
+
+
+def test_import_opsef_with_a_missing_file_changes_nothing(clean_ij, opsef_project, val_case):
+    pair_list, _ = opsef_project
+    (pair_list.parents[1] / "00_InputRaw" / "8bitSum_1.tif").unlink()
+    rois_to_manager(clean_ij, val_case[2][:3])
+    with pytest.raises(MacroError, match=r"FilePairList_dsb_3.txt, line 3: the image .*8bitSum_1.tif is not found"):
+        clean_ij.run_macro(f'run("Import OpSeF", "filepairlist={pair_list}");')
+    assert len(rois_from_manager(clean_ij)) == 3
+    assert clean_ij.WindowManager.getImageCount() == 0
+
+
+def test_export_annotations_of_a_stack_writes_one_file_per_annotated_slice(clean_ij, val_case, tmp_path):
+    _, labels, anns = val_case
+    stack = tmp_path / "pair.tif"
+    tifffile.imwrite(stack, np.stack([labels > 0, labels > 0]).astype(np.uint8) * 255, imagej=True)
+    clean_ij.run_macro(f'open("{stack}");')
+    for ann in anns:
+        ann.position = 1 if int(ann.name) % 2 else 2
+    rois_to_manager(clean_ij, anns)
+    clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label");')
+    odd = tifffile.imread(tmp_path / "out" / "labelled_masks" / "pair-0001.tiff")
+    even = tifffile.imread(tmp_path / "out" / "labelled_masks" / "pair-0002.tiff")
+    assert np.array_equal(odd > 0, (labels > 0) & (labels % 2 == 1))
+    assert np.array_equal(even > 0, (labels > 0) & (labels % 2 == 0))

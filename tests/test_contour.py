@@ -1,0 +1,238 @@
+"""suggest_contour: image types, bad input, the crop and `existing` rules, region growing, the model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fiji_bridge
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.contour import unet
+from fiji_bridge.contour.api import suggest_candidates
+from fiji_bridge.contour.crop import crop_box, make_window
+from fiji_bridge.contour.data import image_ids, load_pair
+from fiji_bridge.contour.inits import CLOSED, simulate
+from fiji_bridge.errors import FijiBridgeError, InputError
+from fiji_bridge.rois.labels import annotation_mask
+
+VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018" / "val"
+HAS_MODEL = unet.weights_path().is_file()
+needs_model = pytest.mark.skipif(not HAS_MODEL, reason="contour model weights not trained yet")
+
+
+def mask_of(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return annotation_mask(Annotation(poly), shape)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def square(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+
+
+def disks(shape=(80, 120), centres=((30, 40), (30, 80)), radius=12, fg=200, bg=20) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 image of bright disks and their label image; centres are (y, x)."""
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    labels = np.zeros(shape, np.uint16)
+    for k, (cy, cx) in enumerate(centres, start=1):
+        labels[(yy + 0.5 - cy) ** 2 + (xx + 0.5 - cx) ** 2 <= radius ** 2] = k
+    return np.where(labels > 0, fg, bg).astype(np.uint8), labels
+
+
+@pytest.fixture(scope="module")
+def val_image() -> tuple[np.ndarray, np.ndarray]:
+    ids = image_ids(VAL)
+    return load_pair(VAL, ids[0])
+
+
+# --- image types ----------------------------------------------------------------------------
+
+@needs_model
+def test_bit_depth_and_float_give_the_same_suggestion(val_image):
+    rgb, labels = val_image
+    grey = rgb[..., 0]
+    k = int(np.bincount(labels.ravel())[1:].argmax()) + 1
+    init = simulate("polygon", labels == k, np.random.default_rng(3), labels.shape)
+    ref = mask_of(fiji_bridge.suggest_contour(grey, init), labels.shape)
+    for image in (rgb, grey.astype(np.uint16) * 257, grey.astype(np.float32) / 255, grey.astype(np.float64) - 1000):
+        got = mask_of(fiji_bridge.suggest_contour(image, init), labels.shape)
+        assert iou(got, ref) > 0.97, image.dtype
+    assert iou(ref, labels == k) > 0.6
+
+
+@pytest.mark.parametrize("method", ["unet", "region_growing", "active_contour"])
+def test_polygon_is_pixel_exact_and_touches_the_init(method, val_image):
+    if method == "unet" and not HAS_MODEL:
+        pytest.skip("contour model weights not trained yet")
+    rgb, labels = val_image
+    k = int(np.bincount(labels.ravel())[1:].argmax()) + 1
+    init = simulate("polygon", labels == k, np.random.default_rng(5), labels.shape)
+    poly = fiji_bridge.suggest_contour(rgb, init, method=method)
+    assert poly.ndim == 2 and poly.shape[1] == 2 and poly.dtype == np.float64
+    assert np.array_equal(poly, np.round(poly)), "outline must run along pixel edges"
+    got = mask_of(poly, labels.shape)
+    assert (got & mask_of(init, labels.shape)).any()
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+GOOD_IMAGE, _ = disks()
+GOOD_INIT = square(28, 18, 52, 42)
+
+
+@pytest.mark.parametrize("image, init, kwargs, words", [
+    (GOOD_IMAGE, np.zeros((0, 2)), {}, "(N, 2)"),
+    (GOOD_IMAGE, [[1, 2, 3]], {}, "(N, 2)"),
+    (GOOD_IMAGE, square(40, 30, 41, 31), {}, "too small"),
+    (GOOD_IMAGE, [[40, 30], [41, 31]], {}, "3 vertices"),
+    (GOOD_IMAGE, [[40, 30], [40.5, 30.5]], {"closed": False}, "too short"),
+    (GOOD_IMAGE, square(200, 200, 230, 230), {}, "outside the image"),
+    (GOOD_IMAGE, square(-30, 10, -5, 30), {}, "outside the image"),
+    (GOOD_IMAGE, [[np.nan, 1], [5, 5], [1, 9]], {}, "not finite"),
+    (np.zeros((80, 120), np.uint8), GOOD_INIT, {}, "all zeros"),
+    (np.full((80, 120), 7, np.uint16), GOOD_INIT, {}, "no contrast"),
+    (np.where(GOOD_IMAGE > 100, np.nan, 1.0).astype(np.float32), GOOD_INIT, {}, "NaN"),
+    (np.zeros((80, 120, 4), np.uint8), GOOD_INIT, {}, "RGB"),
+    (np.zeros((2, 80, 120, 3), np.uint8), GOOD_INIT, {}, "RGB"),
+    (GOOD_IMAGE.astype(np.int32), GOOD_INIT, {}, "8-bit, 16-bit or float"),
+    (GOOD_IMAGE, GOOD_INIT, {"method": "watershed"}, "unknown contour method"),
+    (GOOD_IMAGE, GOOD_INIT, {"max_distance": -1}, "max_distance"),
+])
+def test_bad_input_raises_a_clear_input_error(image, init, kwargs, words):
+    with pytest.raises(InputError, match=None) as err:
+        fiji_bridge.suggest_contour(image, init, method=kwargs.pop("method", "region_growing"), **kwargs)
+    assert words in str(err.value)
+
+
+# --- crop rule, ranking, existing ROIs --------------------------------------------------------
+
+def test_crop_box_is_init_box_enlarged_by_max_distance_and_clipped():
+    init = np.array([[10.5, 20.2], [30.0, 25.7], [12.0, 40.0]])
+    assert crop_box(init, (100, 100), 17) == (0, 3, 47, 57)
+    assert crop_box(init, (50, 40), 5) == (5, 15, 35, 45)
+    assert crop_box(init, (50, 40), 0) == (10, 20, 30, 40)
+    win = make_window(init, (100, 100), 17)
+    assert win.side == max(47 - 0, 57 - 3) and win.crop_mask().sum() == 47 * 54
+
+
+def test_suggestion_stays_inside_the_crop_rule_box():
+    image = np.random.default_rng(0).integers(95, 106, (200, 200)).astype(np.uint8)  # one huge object
+    init = square(90, 90, 110, 110)
+    poly = fiji_bridge.suggest_contour(image, init, method="region_growing", max_distance=6)
+    assert poly[:, 0].min() >= 84 and poly[:, 0].max() <= 116
+    assert poly[:, 1].min() >= 84 and poly[:, 1].max() <= 116
+
+
+def test_the_object_pointed_at_wins_over_the_largest_and_existing_rois_are_skipped():
+    image, labels = disks(centres=((30, 35), (30, 85)), radius=12)
+    image[labels == 2] = 200
+    big = (np.hypot(*np.mgrid[:80, :120] - np.array([30, 85])[:, None, None]) <= 20)
+    image[big] = 200  # the right object is larger
+    labels[big] = 2
+    init = square(20, 10, 75, 50)  # covers most of the left disk and the left edge of the right one
+    first = mask_of(fiji_bridge.suggest_contour(image, init, method="active_contour"), labels.shape)
+    assert iou(first, labels == 1) > 0.9
+    second = mask_of(fiji_bridge.suggest_contour(image, init, method="active_contour", candidate=1), labels.shape)
+    assert iou(second, labels == 2) > 0.5
+    left = fiji_bridge.suggest_contour(image, init, method="active_contour")
+    skipped = mask_of(fiji_bridge.suggest_contour(image, init, method="active_contour", existing=[left]), labels.shape)
+    assert iou(skipped, labels == 2) > 0.5
+    with pytest.raises(InputError, match="no candidate number 3"):
+        fiji_bridge.suggest_contour(image, init, method="active_contour", candidate=2)
+
+
+def test_existing_roi_overlapping_at_most_40_percent_is_not_skipped():
+    image, labels = disks(centres=((30, 40),), radius=12)
+    init = square(32, 22, 48, 38)
+    obj = labels == 1
+    ys, xs = np.nonzero(obj)
+    cut = np.sort(xs)[int(0.3 * xs.size)]  # an existing ROI covering ~30 % of the object
+    existing = [square(0, 0, cut, 80)]
+    got = mask_of(fiji_bridge.suggest_contour(image, init, method="region_growing", existing=existing), obj.shape)
+    assert np.array_equal(got, obj)
+    half = [square(0, 0, np.sort(xs)[int(0.6 * xs.size)], 80)]
+    with pytest.raises(InputError, match="already annotated"):
+        fiji_bridge.suggest_contour(image, init, method="region_growing", existing=half)
+
+
+# --- region growing -------------------------------------------------------------------------
+
+def test_region_growing_recovers_a_disk_exactly_from_a_small_init():
+    image, labels = disks(centres=((30, 40),), radius=12)
+    for init, closed in ((square(34, 24, 46, 36), True), (np.array([[33.0, 30.0], [47.0, 31.0]]), False)):
+        got = mask_of(fiji_bridge.suggest_contour(image, init, method="region_growing", closed=closed), labels.shape)
+        assert np.array_equal(got, labels == 1)
+
+
+def test_region_growing_uses_annotatorj_rgb_tolerances():
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[5:35, 5:55] = (100, 100, 100)
+    image[5:35, 30:55, 1] += 90   # green differs by 90 <= 0.4 * 255: same region
+    image[5:35, 45:55, 0] += 60   # red differs by 60 > 0.2 * 255: another region
+    init = square(10, 10, 20, 30)
+    got = mask_of(fiji_bridge.suggest_contour(image, init, method="region_growing", max_distance=60), (40, 60))
+    expected = np.zeros((40, 60), bool)
+    expected[5:35, 5:45] = True
+    assert np.array_equal(got, expected)
+
+
+def test_region_growing_grey_tolerance_is_a_tenth_of_the_type_range():
+    image = np.zeros((40, 60), np.uint16)
+    image[5:35, 5:55] = 10000
+    image[5:35, 30:55] += 6000    # <= 0.1 * 65535: same region
+    image[5:35, 45:55] += 1000    # now 7000 away: another region
+    init = square(10, 10, 20, 30)
+    got = mask_of(fiji_bridge.suggest_contour(image, init, method="region_growing", max_distance=60), (40, 60))
+    assert got[5:35, 5:45].all() and not got[:, 45:].any()
+
+
+# --- the model ------------------------------------------------------------------------------
+
+def test_missing_weights_give_a_clear_error(tmp_path):
+    with pytest.raises(FijiBridgeError, match="weights are missing"):
+        unet.load_model(tmp_path / "nope.pt")
+
+
+@needs_model
+def test_model_loads_once_and_stays_warm():
+    assert unet.load_model() is unet.load_model()
+    assert not unet.load_model().training
+
+
+@needs_model
+def test_trained_model_beats_the_init_and_region_growing_on_val_objects():
+    rng = np.random.default_rng(11)
+    scores = {"init": [], "unet": [], "region_growing": []}
+    for image_id in image_ids(VAL)[::7]:
+        image, labels = load_pair(VAL, image_id)
+        values, counts = np.unique(labels[labels > 0], return_counts=True)
+        for k in rng.choice(values[counts >= 20], size=3, replace=False):
+            gt = labels == k
+            init = simulate("polygon", gt, rng, labels.shape)
+            scores["init"].append(iou(mask_of(init, gt.shape), gt))
+            for method in ("unet", "region_growing"):
+                try:
+                    got = mask_of(fiji_bridge.suggest_contour(image, init, method=method), gt.shape)
+                except InputError:
+                    got = np.zeros_like(gt)
+                scores[method].append(iou(got, gt))
+    mean = {k: float(np.mean(v)) for k, v in scores.items()}
+    assert mean["unet"] >= 0.8, mean
+    assert mean["unet"] >= mean["init"] + 0.1, mean
+    assert mean["unet"] >= mean["region_growing"] + 0.1, mean
+
+
+@needs_model
+def test_candidates_are_ranked_and_distinct(val_image):
+    rgb, labels = val_image
+    k = int(np.bincount(labels.ravel())[1:].argmax()) + 1
+    init = simulate("box", labels == k, np.random.default_rng(1), labels.shape)
+    cands = suggest_candidates(rgb, init, closed=CLOSED["box"])
+    assert cands
+    masks = [mask_of(c, labels.shape) for c in cands]
+    assert iou(masks[0], labels == k) > 0.6
+    for a, b in zip(masks, masks[1:]):
+        assert iou(a, b) < 0.5

@@ -1,0 +1,127 @@
+"""`fiji-bridge export | import | opsef` end to end on val images, through the real entry point."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from fiji_bridge.cli.main import main
+from fiji_bridge.formats.masks import label_mask
+from fiji_bridge.rois.labels import labels_to_annotations
+from fiji_bridge.rois.roiset import read_roiset, write_roiset
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools vs numpy 2
+
+
+@pytest.fixture
+def annotated(tmp_path, dsb_val):
+    """images/<id>.tif and rois/<id>_ROIs.zip (AnnotatorJ names, classes in groups) for 3 val images."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "rois").mkdir()
+    truth = {}
+    for mask in sorted((dsb_val / "masks").glob("*.tif"))[:3]:
+        shutil.copy(dsb_val / "images" / mask.name, tmp_path / "images" / mask.name)
+        labels = tifffile.imread(mask)
+        anns = labels_to_annotations(labels)
+        for ann in anns:
+            ann.group = int(ann.name) % 3
+        write_roiset(tmp_path / "rois" / f"{mask.stem}_ROIs.zip", anns)
+        truth[mask.stem] = (labels, anns)
+    return tmp_path, truth
+
+
+def _same(zip_path: Path, labels: np.ndarray, anns) -> None:
+    back = read_roiset(zip_path)
+    assert [(a.name, a.group) for a in back] == [(a.name, a.group) for a in anns]
+    assert np.array_equal(label_mask(back, labels.shape, by="name"), labels)
+
+
+@pytest.mark.parametrize("fmt, folder, extra", [
+    ("labels", "labelled_masks", []), ("layered", "layered_masks", []), ("coco", "coco", []),
+    ("yolo", "yolo", ["--yolo-mode", "polygons"]),
+])
+def test_export_then_import_gives_the_same_rois(annotated, fmt, folder, extra):
+    root, truth = annotated
+    assert main(["export", str(root / "rois"), "--image", str(root / "images"), "--format", fmt,
+                 "-o", str(root / "out"), *extra]) == 0
+    source = root / "out" / folder
+    args = ["import", str(source), "-o", str(root / "back")]
+    if fmt == "yolo":
+        args += ["--image", str(root / "images")]
+    assert main(args) == 0
+    for stem, (labels, anns) in truth.items():
+        _same(root / "back" / f"{stem}_ROIs.zip", labels, anns)
+
+
+def test_export_refuses_to_overwrite_and_reports_in_plain_words(annotated, capsys):
+    root, _ = annotated
+    args = ["export", str(root / "rois"), "--image", str(root / "images"), "--format", "labels,bbox", "-o", str(root / "out")]
+    assert main(args) == 0
+    before = {p: p.stat().st_mtime_ns for p in (root / "out").rglob("*") if p.is_file()}
+    assert main(args) == 1
+    assert "exists already" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in (root / "out").rglob("*") if p.is_file()} == before
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_export_of_one_zip_and_all_formats(annotated):
+    root, truth = annotated
+    stem = next(iter(truth))
+    assert main(["export", str(root / "rois" / f"{stem}_ROIs.zip"), "--image", str(root / "images" / f"{stem}.tif"),
+                 "--format", "all", "-o", str(root / "out"), "--class-name", "1=nucleus"]) == 0
+    names = sorted(p.relative_to(root / "out").as_posix() for p in (root / "out").rglob("*") if p.is_file())
+    assert f"labelled_masks/{stem}.tiff" in names and f"bounding_box_coordinates/Class_02/{stem}.csv" in names
+    assert "coco/annotations.json" in names and "yolo/classes.txt" in names
+    assert (root / "out" / "yolo" / "classes.txt").read_text().splitlines() == ["unclassified", "nucleus", "Class_02"]
+
+
+def test_opsef_import_and_export_commands(tmp_path, dsb_val):
+    root = tmp_path / "Processed_7"
+    for sub in ("00_InputRaw", "02_SegMasks", "10_ImportExport"):
+        (root / sub).mkdir(parents=True)
+    rows = []
+    for i, mask in enumerate(sorted((dsb_val / "masks").glob("*.tif"))[1:3]):  # two 256 x 256 images
+        tifffile.imwrite(root / "00_InputRaw" / f"8bitSum_{i}.tif", tifffile.imread(dsb_val / "images" / mask.name)[..., 0])
+        tifffile.imwrite(root / "02_SegMasks" / f"000_SD_Mask_0_b_{i}.tif", tifffile.imread(mask))
+        rows.append(f"\\00_InputRaw\\8bitSum_{i}.tif;\\02_SegMasks\\000_SD_Mask_0_b_{i}.tif")
+    pair_list = root / "10_ImportExport" / "FilePairList_x_7.txt"
+    pair_list.write_bytes(("\r\n".join(rows) + "\r\n").encode())
+    assert main(["opsef", "import", str(pair_list), "-o", str(tmp_path / "stack")]) == 0
+    stack = tifffile.imread(tmp_path / "stack" / "FilePairList_x_7_stack.tif")
+    rois = read_roiset(tmp_path / "stack" / "FilePairList_x_7_RoiSet.zip")
+    assert stack.shape == (2, 256, 256) and {a.position for a in rois} == {1, 2}
+    assert main(["opsef", "export", str(pair_list), "--rois", str(tmp_path / "stack" / "FilePairList_x_7_RoiSet.zip")]) == 0
+    for i, mask in enumerate(sorted((dsb_val / "masks").glob("*.tif"))[1:3]):
+        assert np.array_equal(tifffile.imread(root / "11_SegMasksFromFiji" / f"000_SD_Mask_0_b_{i}.tif"), tifffile.imread(mask))
+    assert (root / "10_ImportExport" / "FilePairList_fromFiji_Masks.txt").read_bytes().count(b"\r\n") == 2
+
+
+def test_console_script_reports_bad_input(tmp_path):
+    bad = tmp_path / "FilePairList_bad.txt"
+    bad.write_text("/00_InputRaw/8bitSum_a.tif;/02_SegMasks/000_CP_Mask_a.tif\n")
+    result = subprocess.run([sys.executable, "-m", "fiji_bridge.cli.main", "opsef", "import", str(bad), "-o", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "FilePairList_bad.txt, line 1: the image /00_InputRaw/8bitSum_a.tif is not found" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_label_values_index_or_name_with_gaps_in_the_labels(tmp_path, dsb_val):
+    mask = sorted((dsb_val / "masks").glob("*.tif"))[1]
+    labels = tifffile.imread(mask)
+    gapped = np.where(labels % 3 == 0, 0, labels * 2).astype(np.uint16)  # labels 2, 4, 8, 10, ...
+    write_roiset(tmp_path / "img_ROIs.zip", labels_to_annotations(gapped))
+    tifffile.imwrite(tmp_path / "img.tif", gapped)
+    for values in ("index", "name"):
+        assert main(["export", str(tmp_path / "img_ROIs.zip"), "--image", str(tmp_path / "img.tif"),
+                     "--format", "labels", "--label-values", values, "-o", str(tmp_path / values)]) == 0
+    by_name = tifffile.imread(tmp_path / "name" / "labelled_masks" / "img.tiff")
+    by_index = tifffile.imread(tmp_path / "index" / "labelled_masks" / "img.tiff")
+    assert np.array_equal(by_name, gapped)
+    present = np.unique(gapped)[1:]
+    assert np.array_equal(by_index, np.searchsorted(present, gapped) * (gapped > 0) + (gapped > 0))

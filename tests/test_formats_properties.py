@@ -1,0 +1,64 @@
+"""Property tests: random label images (holes, islands, diagonal touches) survive every format."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+from pycocotools import mask as coco_mask
+
+from fiji_bridge.formats.coco import ImageAnnotations, coco_dataset, read_coco, write_text
+from fiji_bridge.formats.masks import annotations_from_layers, label_mask, layered_stack
+from fiji_bridge.formats.yolo import keyhole, read_yolo, yolo_text
+from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
+from fiji_bridge.annotation import Annotation
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools vs numpy 2
+label_images = arrays(np.uint16, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.integers(0, 4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=label_images)
+def test_layered_stack_round_trip(labels):
+    anns = labels_to_annotations(labels)
+    back = annotations_from_layers(layered_stack(anns, labels.shape), [a.name for a in anns])
+    assert np.array_equal(label_mask(back, labels.shape, by="name"), labels)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=label_images)
+def test_coco_round_trip_and_pycocotools_pixels(labels, tmp_path_factory):
+    anns = labels_to_annotations(labels)
+    data = coco_dataset([ImageAnnotations("x.tif", labels.shape, anns)])
+    for entry, ann in zip(data["annotations"], anns):
+        pixels = labels == int(ann.name)
+        rle = coco_mask.frPyObjects(entry["segmentation"], *labels.shape) \
+            if isinstance(entry["segmentation"], list) else dict(entry["segmentation"], counts=entry["segmentation"]["counts"].encode())
+        rle = coco_mask.merge(rle) if isinstance(rle, list) else rle
+        assert np.array_equal(coco_mask.decode(rle).astype(bool), pixels)
+        assert entry["area"] == pixels.sum()
+    path = tmp_path_factory.mktemp("coco") / "c.json"
+    path.write_text(write_text(data))
+    [item], _ = read_coco(path)
+    assert np.array_equal(label_mask(item.annotations, labels.shape, by="name"), labels)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=label_images)
+def test_yolo_polygons_round_trip(labels, tmp_path_factory):
+    anns = labels_to_annotations(labels)
+    path = tmp_path_factory.mktemp("yolo") / "x.txt"
+    path.write_text(yolo_text(anns, labels.shape, "polygons"))
+    back = read_yolo(path, labels.shape)
+    assert np.array_equal(label_mask(back, labels.shape), label_mask(anns, labels.shape))
+
+
+def test_keyhole_keeps_a_hole_and_an_island():
+    ring = np.zeros((9, 9), np.uint8)
+    ring[1:8, 1:8] = 1
+    ring[2:7, 2:7] = 0
+    ring[4, 4] = 1  # island in the hole
+    [ann] = labels_to_annotations(ring)
+    assert len(ann.paths) == 3
+    single = Annotation(keyhole(ann.paths))
+    assert np.array_equal(annotation_mask(single, ring.shape), ring.astype(bool))

@@ -1,0 +1,156 @@
+"""segment_nuclei on real DSB2018 val images, the metrics, input rules and bad input."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from fiji_bridge import segment_nuclei
+from fiji_bridge.data import sample_image
+from fiji_bridge.data.synthetic import synthetic_nuclei
+from fiji_bridge.errors import InputError
+from fiji_bridge.evaluation import average_precision, dsb_score, image_scores, iou_matrix
+from fiji_bridge.nucleaizer import pipeline
+from fiji_bridge.nucleaizer.baseline import segment_nuclei_baseline
+from fiji_bridge.nucleaizer.inference import load_model
+from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
+from fiji_bridge.nucleaizer.size import estimate_diameter
+from fiji_bridge.nucleaizer.targets import median_diameter
+
+FLUO = "0bda515e3702"  # gray_darkbg 256x256, 53 nuclei
+TISSUE = "4e92129f4e80"  # color 256x320, 46 nuclei
+FLUO_LARGE = "a486f6ed4b87"  # gray_darkbg 520x696, 53 nuclei
+
+
+def _pair(dsb_val: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    (path,) = (dsb_val / "images").glob(prefix + "*.tif")
+    return tifffile.imread(path), tifffile.imread(dsb_val / "masks" / path.name)
+
+
+# ---------------------------------------------------------------- metrics
+
+def test_metrics_identical_and_empty():
+    labels = np.zeros((20, 20), np.uint16)
+    labels[2:8, 2:8] = 1
+    labels[10:18, 10:18] = 7
+    assert dsb_score(labels, labels) == 1.0
+    assert dsb_score(np.zeros_like(labels), np.zeros_like(labels)) == 1.0
+    assert average_precision(labels, np.zeros_like(labels)) == 0.0
+
+
+def test_metrics_by_hand():
+    truth = np.zeros((10, 20), np.uint16)
+    truth[0:10, 0:10] = 1  # 100 px
+    truth[0:5, 12:17] = 2  # 25 px, missed
+    pred = np.zeros_like(truth)
+    pred[0:10, 0:7] = 3  # IoU 0.7 with object 1
+    pred[8:10, 15:20] = 4  # false positive
+    assert iou_matrix(truth, pred)[0, 0] == pytest.approx(0.7)
+    # t = 0.5..0.65 -> 1 TP, 1 FP, 1 FN; t >= 0.7 -> 0 TP, 2 FP, 2 FN
+    assert average_precision(truth, pred, 0.5) == pytest.approx(1 / 3)
+    assert dsb_score(truth, pred) == pytest.approx(4 / 10 * 1 / 3)
+    assert image_scores(truth, pred)["f1_50"] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------- accuracy on real images
+
+@pytest.mark.parametrize("prefix, min_ap50", [(FLUO, 0.8), (TISSUE, 0.6)])
+def test_segment_val_images(dsb_val, prefix, min_ap50):
+    image, truth = _pair(dsb_val, prefix)
+    labels = segment_nuclei(image)
+    assert labels.shape == truth.shape and labels.dtype == np.uint16
+    assert np.array_equal(np.unique(labels), np.arange(labels.max() + 1))  # 0 and 1..N, no gaps
+    scores = image_scores(truth, labels)
+    assert scores["ap50"] >= min_ap50
+    assert scores["ap50"] > image_scores(truth, segment_nuclei_baseline(image))["ap50"] - 0.05
+
+
+def test_grey_uint16_and_channels_give_same_labels(dsb_val):
+    image, _ = _pair(dsb_val, FLUO)
+    reference = segment_nuclei(image, diameter=15)
+    grey = image[:, :, 0]
+    assert np.array_equal(segment_nuclei(grey, diameter=15), reference)
+    assert np.array_equal(segment_nuclei(grey.astype(np.uint16) * 257, diameter=15), reference)
+    five = np.concatenate([image, image[:, :, :2] // 2], axis=2)  # > 3 channels: first 3 are used
+    assert np.array_equal(segment_nuclei(five, diameter=15), reference)
+
+
+def test_size_estimation_follows_scale(dsb_val):
+    image, truth = _pair(dsb_val, FLUO_LARGE)
+    model = load_model()
+    rgb = to_three_channels(image)
+    norm = normalise(rgb, *intensity_range(rgb))
+    estimate = estimate_diameter(model, norm)
+    assert estimate == pytest.approx(median_diameter(truth), rel=0.25)
+    big = np.repeat(np.repeat(norm, 3, axis=0), 3, axis=1)
+    assert estimate_diameter(model, big) == pytest.approx(3 * estimate, rel=0.2)
+
+
+def test_upscaled_image_without_diameter(dsb_val):
+    image, truth = _pair(dsb_val, FLUO)
+    big = np.repeat(np.repeat(image, 3, axis=0), 3, axis=1)
+    big_truth = np.repeat(np.repeat(truth, 3, axis=0), 3, axis=1)
+    original = image_scores(truth, segment_nuclei(image))["ap50"]
+    assert image_scores(big_truth, segment_nuclei(big))["ap50"] >= original - 0.1
+
+
+def test_blocks_stitch_objects_once(monkeypatch):
+    image, truth = synthetic_nuclei((700, 900), count=500, diameter=22, seed=3)
+    whole = segment_nuclei(image, diameter=22)
+    monkeypatch.setattr(pipeline, "BLOCK", 160)  # many blocks, objects cross their borders
+    monkeypatch.setattr(pipeline, "MAX_CORE", 160)
+    tiled = segment_nuclei(image, diameter=22)
+    assert image_scores(whole, tiled)["ap50"] >= 0.97
+    assert image_scores(truth, tiled)["ap50"] >= image_scores(truth, whole)["ap50"] - 0.02
+    # every object is one connected piece: none was cut and glued from two blocks
+    from scipy import ndimage as ndi
+
+    pieces = [ndi.label(tiled[box] == k)[1] for k, box in enumerate(ndi.find_objects(tiled), 1) if box]
+    assert max(pieces) == 1
+
+
+def test_tta_runs_and_is_close(dsb_val):
+    image, truth = _pair(dsb_val, FLUO)
+    plain = image_scores(truth, segment_nuclei(image, diameter=15))["dsb"]
+    tta = image_scores(truth, segment_nuclei(image, diameter=15, tta=True))["dsb"]
+    assert tta >= plain - 0.05
+
+
+def test_sample_image_is_segmented():
+    labels = segment_nuclei(sample_image())
+    assert 90 <= labels.max() <= 150  # 120 synthetic nuclei, some touching
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize(
+    "image, words",
+    [
+        (np.zeros((0, 10), np.uint8), "empty"),
+        (np.zeros((1, 1), np.uint8), "1x1"),
+        (np.full((20, 20), np.nan, np.float32), "NaN"),
+        (np.zeros((2, 3, 20, 20), np.uint8), "4 dimensions"),
+        (np.zeros((20, 20, 40), np.uint8), "channels"),
+        (np.array([["a", "b"], ["c", "d"]]), "not a number"),
+    ],
+)
+def test_bad_input_is_refused(image, words):
+    with pytest.raises(InputError, match=words):
+        segment_nuclei(image)
+
+
+@pytest.mark.parametrize("diameter", [0, -5, float("nan"), "big"])
+def test_bad_diameter_is_refused(diameter):
+    with pytest.raises(InputError, match="diameter"):
+        segment_nuclei(np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8), diameter=diameter)
+
+
+def test_constant_image_gives_empty_labels_and_warning():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels = segment_nuclei(np.full((64, 48), 7, np.uint16))
+    assert labels.shape == (64, 48) and labels.max() == 0
+    assert any("constant" in str(w.message) for w in caught)

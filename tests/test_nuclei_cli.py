@@ -1,0 +1,90 @@
+"""`fiji-bridge segment` and `fiji-bridge demo` on real files (TIFF, ImageJ hyperstack, PNG, JPEG)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from skimage.io import imsave
+
+from fiji_bridge import segment_nuclei
+from fiji_bridge.cli.main import main
+from fiji_bridge.rois.labels import annotations_to_labels
+from fiji_bridge.rois.roiset import read_roiset
+
+ONE_WORKER = ("--workers", "1")  # keep the test light on a shared 2-core machine
+FLUO = ("0bda515e3702", "a3a1b8f9794e", "2e172afb1f43", "cf26c41245fe")
+
+
+@pytest.fixture(scope="module")
+def greys(dsb_val: Path) -> list[np.ndarray]:
+    out = []
+    for prefix in FLUO:
+        (path,) = (dsb_val / "images").glob(prefix + "*.tif")
+        out.append(tifffile.imread(path)[:, :, 0])
+    return out
+
+
+def _rois_as_labels(path: Path, shape: tuple[int, int], position: int | None = None) -> np.ndarray:
+    anns = [a for a in read_roiset(path) if position is None or a.position == position]
+    return annotations_to_labels(anns, shape, values=[int(a.name) for a in anns])
+
+
+def test_batch_of_mixed_files(tmp_path, greys, capsys):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    tifffile.imwrite(inputs / "plain.tif", greys[0])
+    imsave(inputs / "grey.png", greys[1], check_contrast=False)
+    rgb = np.stack([greys[2]] * 3, axis=-1)
+    imsave(inputs / "photo.jpg", rgb, check_contrast=False)
+    hyper = np.stack(greys).reshape(2, 2, *greys[0].shape)  # T=2, Z=2
+    tifffile.imwrite(inputs / "hyper.tif", hyper, imagej=True, metadata={"axes": "TZYX"})
+    (inputs / "broken.tif").write_bytes(b"this is not a TIFF file")
+
+    assert main(["segment", str(inputs), "-o", str(out), *ONE_WORKER]) == 1
+    err = capsys.readouterr().err
+    broken_lines = [line for line in err.splitlines() if "broken.tif" in line and line.startswith("error:")]
+    assert len(broken_lines) == 1 and not (out / "broken_labels.tif").exists()
+
+    labels = tifffile.imread(out / "plain_labels.tif")
+    assert np.array_equal(labels, segment_nuclei(greys[0]))
+    assert np.array_equal(_rois_as_labels(out / "plain_ROIs.zip", labels.shape), labels)
+    assert {a.position for a in read_roiset(out / "plain_ROIs.zip")} == {0}
+
+    assert np.array_equal(tifffile.imread(out / "grey_labels.tif"), segment_nuclei(greys[1]))
+    jpeg_labels = tifffile.imread(out / "photo_labels.tif")
+    assert jpeg_labels.shape == greys[2].shape and jpeg_labels.max() > 10
+
+    with tifffile.TiffFile(out / "hyper_labels.tif") as tif:
+        assert tif.series[0].axes == "TZYX" and tif.is_imagej
+        stack = tif.series[0].asarray()
+    assert stack.shape == hyper.shape
+    for index, grey in enumerate(greys, start=1):
+        t, z = divmod(index - 1, 2)
+        assert np.array_equal(stack[t, z], segment_nuclei(grey))
+        assert np.array_equal(_rois_as_labels(out / "hyper_ROIs.zip", grey.shape, position=index), stack[t, z])
+
+    before = {p.name: p.stat().st_mtime_ns for p in [*out.glob("*_labels.tif"), *out.glob("*_ROIs.zip")]}
+    assert main(["segment", str(inputs / "plain.tif"), str(inputs / "grey.png"), "-o", str(out), *ONE_WORKER]) == 0
+    assert "skipped 2" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in [*out.glob("*_labels.tif"), *out.glob("*_ROIs.zip")]} == before
+
+
+def test_channel_option_and_missing_input(tmp_path, greys, capsys):
+    two = np.stack([np.zeros_like(greys[0]), greys[0]])  # channel 2 holds the nuclei
+    tifffile.imwrite(tmp_path / "two.tif", two, imagej=True, metadata={"axes": "CYX"})
+    assert main(["segment", str(tmp_path / "two.tif"), str(tmp_path / "nope.tif"), "--channel", "2",
+                 "--diameter", "15", "-o", str(tmp_path / "out"), *ONE_WORKER]) == 1
+    assert "nope.tif: no such file" in capsys.readouterr().err
+    labels = tifffile.imread(tmp_path / "out" / "two_labels.tif")
+    assert np.array_equal(labels, segment_nuclei(greys[0], diameter=15))
+
+
+def test_demo(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
+    printed = capsys.readouterr().out
+    assert "nuclei found" in printed
+    labels = tifffile.imread(tmp_path / "demo" / "nuclei_sample_labels.tif")
+    assert labels.max() > 50
+    assert len(read_roiset(tmp_path / "demo" / "nuclei_sample_ROIs.zip")) == labels.max()
