@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fiji_bridge.annotation import Annotation  # noqa: E402
-from fiji_bridge.contour import data  # noqa: E402
+from fiji_bridge.contour import data, unet  # noqa: E402
 from fiji_bridge.contour.api import suggest_contour  # noqa: E402
 from fiji_bridge.contour.crop import stroke_pixels  # noqa: E402
 from fiji_bridge.contour.inits import CLOSED, INIT_KINDS, simulate, touching_labels  # noqa: E402
@@ -78,14 +77,18 @@ def score(folder: Path, objects: list, methods: list[str], rng: np.random.Genera
     return rows
 
 
-def table(rows: list[dict], methods: list[str]) -> dict:
+def table(rows: list[dict], methods: list[str], image_kinds: dict[str, str]) -> dict:
+    """Mean IoU per subset: all objects and touching ones per init kind, then per image kind."""
+    subsets = [(f"{subset} / {kind}", lambda r, keep=keep, kind=kind: keep(r) and kind in ("all kinds", r["kind"]))
+               for subset, keep in (("all objects", lambda r: True), ("touching nuclei", lambda r: r["touching"]))
+               for kind in (*INIT_KINDS, "all kinds")]
+    subsets += [(f"{name} images / all kinds", lambda r, name=name: image_kinds.get(r["image"]) == name)
+                for name in sorted(set(image_kinds.values()))]
     out = {}
-    for subset, keep in (("all objects", lambda r: True), ("touching nuclei", lambda r: r["touching"])):
-        for kind in (*INIT_KINDS, "all kinds"):
-            sel = [r for r in rows if keep(r) and (kind == "all kinds" or r["kind"] == kind)]
-            if sel:
-                out[f"{subset} / {kind}"] = {"n": len(sel), **{m: float(np.mean([r[m] for r in sel]))
-                                                              for m in ("init", *methods)}}
+    for name, keep in subsets:
+        sel = [r for r in rows if keep(r)]
+        if sel:
+            out[name] = {"n": len(sel), **{m: float(np.mean([r[m] for r in sel])) for m in ("init", *methods)}}
     return out
 
 
@@ -108,7 +111,7 @@ def latency(folder: Path, objects: list, n: int, rng: np.random.Generator) -> di
         times.append(time.perf_counter() - t)
     ms = np.array(times) * 1e3
     return {"n": len(ms), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": unet.INFERENCE_THREADS}
 
 
 def imagej_latency(folder: Path, objects: list, n: int) -> dict:
@@ -148,8 +151,18 @@ def imagej_latency(folder: Path, objects: list, n: int) -> dict:
             out.append(time.perf_counter() - t)
         return out
 
-    command = lambda imp, init: IJ.run(imp, "Suggest Contour", "method=unet max_distance=17")  # noqa: E731
-    api = lambda imp, init: suggest_contour(current_plane(imp), init)  # noqa: E731
+    def command(imp, init) -> None:
+        try:
+            IJ.run(imp, "Suggest Contour", "method=unet max_distance=17")
+        except RuntimeError:  # "Macro canceled" after the command reported an error (no object found)
+            pass
+
+    def api(imp, init) -> None:
+        try:
+            suggest_contour(current_plane(imp), init)
+        except FijiBridgeError:
+            pass
+
     for imp, init in calls[:10]:
         select(imp, init)
         command(imp, init)
@@ -170,18 +183,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--per-image", type=int, default=6, help="objects sampled per val image")
     p.add_argument("--methods", default="unet,region_growing,active_contour")
     p.add_argument("--latency-calls", type=int, default=200)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--imagej", action="store_true", help="also time the Suggest Contour ImageJ command")
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     methods = args.methods.split(",")
     objects = sample_objects(args.val, args.per_image, np.random.default_rng(0))
     print(f"{len(objects)} val objects ({sum(o[2] for o in objects)} touching a neighbour), "
           f"{len(INIT_KINDS)} init kinds each", flush=True)
     t0 = time.perf_counter()
-    results = {"iou": table(score(args.val, objects, methods, np.random.default_rng(1)), methods)}
+    kinds_file = args.val.parent / "kinds.json"
+    image_kinds = json.loads(kinds_file.read_text()) if kinds_file.is_file() else {}
+    results = {"iou": table(score(args.val, objects, methods, np.random.default_rng(1)), methods, image_kinds)}
     print(f"scored in {time.perf_counter() - t0:.0f} s\n")
     header = f"{'mean IoU':34s} {'n':>4s} " + " ".join(f"{m:>15s}" for m in ("init", *methods))
     print(header)

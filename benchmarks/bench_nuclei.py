@@ -31,11 +31,11 @@ from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 KINDS = ("gray_darkbg", "color", "gray_lightbg")
 
 
-def load_val(data: Path, upscale: int = 1) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """(id, kind, image, labels) for every val image, optionally upscaled (bilinear / nearest)."""
+def load_val(data: Path, upscale: int = 1, every: int = 1) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(id, kind, image, labels) for every ``every``-th val image, optionally upscaled (bilinear / nearest)."""
     kinds = json.loads((data / "kinds.json").read_text())
     items = []
-    for path in sorted((data / "val" / "images").glob("*.tif")):
+    for path in sorted((data / "val" / "images").glob("*.tif"))[::every]:
         image = tifffile.imread(path)
         labels = tifffile.imread(data / "val" / "masks" / path.name)
         if upscale != 1:
@@ -80,7 +80,7 @@ def memory_child(size: int) -> None:
     tile = sample_image()
     reps = (size // tile.shape[0] + 1, size // tile.shape[1] + 1)
     image = np.tile(tile, reps + (1,) * (tile.ndim - 2))[:size, :size].copy()
-    image = np.clip(image.astype(np.int16) + rng.integers(-3, 4, image.shape), 0, 255).astype(np.uint8)
+    image = np.clip(image.astype(np.int16) + rng.integers(-3, 4, image.shape, dtype=np.int16), 0, 255).astype(np.uint8)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tracemalloc.start()
     start = time.perf_counter()
@@ -104,6 +104,8 @@ def main() -> None:
     parser.add_argument("--skip-tta", action="store_true")
     parser.add_argument("--skip-upscaled", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--every", type=int, default=1, help="use every N-th val image (quick checks)")
+    parser.add_argument("--weights", type=Path, default=None, help="model weights (default: bundled)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -111,18 +113,18 @@ def main() -> None:
     if args.memory_child:
         memory_child(args.memory_child)
         return
-    load_model()
+    model = load_model(args.weights)
     results: dict = {"threads": args.threads}
-    val = load_val(args.data)
-    methods = {"model": lambda im: segment_nuclei(im), "baseline": segment_nuclei_baseline}
+    val = load_val(args.data, every=args.every)
+    methods = {"model": lambda im: segment_nuclei(im, model=model), "baseline": segment_nuclei_baseline}
     if not args.skip_tta:
-        methods["model_tta"] = lambda im: segment_nuclei(im, tta=True)
+        methods["model_tta"] = lambda im: segment_nuclei(im, tta=True, model=model)
     for name, segment in methods.items():
         table, spm = run_method(val, segment)
         results[name] = {"scores": table, "seconds_per_megapixel": spm}
         print_table(f"val, {name} ({spm:.2f} s/MP)", table)
     if not args.skip_upscaled:
-        val3 = load_val(args.data, upscale=3)
+        val3 = load_val(args.data, upscale=3, every=args.every)
         for name in ("model", "baseline"):
             table, spm = run_method(val3, methods[name])
             results[f"{name}_upscaled3x"] = {"scores": table, "seconds_per_megapixel": spm}

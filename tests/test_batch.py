@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +23,11 @@ import tifffile
 
 from fiji_bridge.atomic import TEMP_PREFIX
 from fiji_bridge.batch.engine import SUMMARY_NAME, Job, run_batch
-from fiji_bridge.batch.tasks import segment_jobs
+from fiji_bridge.batch.tasks import SegmentOptions, segment_image, segment_jobs
 from fiji_bridge.rois.labels import annotations_to_labels
 from fiji_bridge.rois.roiset import read_roiset
 
-N_IMAGES = 10
+N_IMAGES = 8
 CORRUPT = {"corrupt.tif": b"this is not a TIFF file" * 10, "empty.png": b""}
 CLI_TIMEOUT_S = 300
 
@@ -183,11 +184,31 @@ def test_batch_on_an_existing_scheduler_with_two_worker_processes(dask_cluster, 
     assert summary["workers"] == 2 and summary["done"] == N_IMAGES
     assert len(summary["done_by_worker"]) == 2 and all(n >= 1 for n in summary["done_by_worker"].values())
     _assert_same_outputs(outdir, reference[2], _stems(images))
+    from distributed import Client
+
+    def cached_models() -> int:  # defined here so that it is pickled by value
+        from fiji_bridge.nucleaizer import inference
+        return len(inference._CACHE)
+
+    with Client(dask_cluster, timeout="30s") as client:  # the model stays loaded in each worker
+        assert list(client.run(cached_models).values()) == [1, 1]
+
+
+def test_the_task_sent_per_input_is_small():
+    import cloudpickle
+
+    task = partial(segment_image, options=SegmentOptions(diameter=20.0, tta=True))
+    assert len(cloudpickle.dumps((task, Job(Path("a.tif"), (Path("a_labels.tif"), Path("a_ROIs.zip")))))) < 1000
 
 
 def _exit_on_crash(job: Job) -> dict[str, float]:
-    """A task that kills its worker process for inputs named crash*, else writes its output."""
+    """Write the job's output; for an input named crash*, first wait until the other jobs have
+    finished (so no other job is lost with the worker), then kill the worker process."""
     if job.source.name.startswith("crash"):
+        deadline = time.monotonic() + 30
+        while len(list(job.outputs[0].parent.glob("*.done"))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # let the worker report the other jobs' results
         os._exit(1)
     job.outputs[0].write_text(job.source.name)
     return {"megapixels": 1.0}
@@ -196,12 +217,13 @@ def _exit_on_crash(job: Job) -> dict[str, float]:
 def test_a_dying_worker_fails_its_input_only(tmp_path):
     import dask
 
-    sources = [tmp_path / f"{name}.txt" for name in ("a", "crash", "b", "c")]
+    sources = [tmp_path / f"{name}.txt" for name in ("a", "b", "c", "crash")]
     jobs = [Job(src, (tmp_path / "out" / f"{src.stem}.done",)) for src in sources]
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        report = run_batch(jobs, _exit_on_crash, outdir=tmp_path / "out", workers=2, progress=False)
+        report = run_batch(jobs, _exit_on_crash, outdir=tmp_path / "out", workers=1, progress=False)
     assert report.done == 3 and list(report.failed) == [str(tmp_path / "crash.txt")]
-    assert report.failed[str(tmp_path / "crash.txt")].startswith("worker failed: KilledWorker")
+    assert report.failed[str(tmp_path / "crash.txt")].startswith("worker failed: its process died")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.done", "b.done", "c.done", SUMMARY_NAME]
     assert _summary(tmp_path / "out")["megapixels"] == 3.0
 
 

@@ -118,14 +118,24 @@ def _run_from_menu_and_press_ok(bridge, command: str, choices: dict[int, str], c
         dialog.getChoices().get(index).select(item)
     for index, state in checks.items():
         dialog.getCheckboxes().get(index).setState(state)
-    _click(next(b for b in dialog.getButtons() if b is not None and str(b.getLabel()) == "OK"))
+    _click(next(b for b in dialog.getButtons() if b is not None and str(b.getLabel()).strip() == "OK"))
     wait_for(lambda: _dialog(command) is None, f"the {command} dialog to close")
+
+
+def _dispose_dialogs() -> None:
+    """Close dialogs a failed GUI test left open, so that nothing blocks later tests or the exit."""
+    Window, Dialog = JClass("java.awt.Window"), JClass("java.awt.Dialog")
+    for window in Window.getWindows():
+        if isinstance(window, Dialog) and window.isShowing():
+            window.dispose()
 
 
 def test_recorder_records_both_commands_and_the_recording_replays(clean_ij, dsb_labels):
     Recorder = JClass("ij.plugin.frame.Recorder")
     clean_ij.IJ.run("Record...")
     recorder = wait_for(lambda: Recorder.getInstance(), "the Recorder window")
+    first = 'run("Labels to ROIs", "slices=current clear");'
+    second = 'run("ROIs to Labels", "output=32-bit values=name");'
     try:
         assert recorder.isShowing()
         source = show(dsb_labels, "nuclei")
@@ -137,12 +147,12 @@ def test_recorder_records_both_commands_and_the_recording_replays(clean_ij, dsb_
         wait_for(lambda: clean_ij.WindowManager.getCurrentImage() != source, "the label image")
         made = clean_ij.WindowManager.getCurrentImage()
         np.testing.assert_array_equal(imageplus_to_numpy(made), dsb_labels.astype(np.float32))
-        text = str(recorder.getText())
+        # the Recorder writes a command's line when the command returns
+        text = wait_for(lambda: second in str(recorder.getText()) and str(recorder.getText()), "the recorded line")
     finally:
+        _dispose_dialogs()
         recorder.close()
-    first = 'run("Labels to ROIs", "slices=current clear");'
-    second = 'run("ROIs to Labels", "output=32-bit values=name");'
-    assert first in text and second in text and text.index(first) < text.index(second)
+    assert first in text and text.index(first) < text.index(second)
     clean_ij.reset()
     show(dsb_labels, "nuclei")
     clean_ij.run_macro(first + "\n" + second)  # replays without any dialog (the guard would report one)

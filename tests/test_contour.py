@@ -5,14 +5,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import fiji_bridge
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.contour import unet
 from fiji_bridge.contour.api import suggest_candidates
-from fiji_bridge.contour.crop import crop_box, make_window
+from fiji_bridge.contour.crop import crop_box, extract, make_window, network_input, resize
 from fiji_bridge.contour.data import image_ids, load_pair
 from fiji_bridge.contour.inits import CLOSED, simulate
+from fiji_bridge.contour.model import GuidedUNet, fold_batchnorm
 from fiji_bridge.errors import FijiBridgeError, InputError
 from fiji_bridge.rois.labels import annotation_mask
 
@@ -115,7 +117,7 @@ def test_crop_box_is_init_box_enlarged_by_max_distance_and_clipped():
     assert crop_box(init, (50, 40), 5) == (5, 15, 35, 45)
     assert crop_box(init, (50, 40), 0) == (10, 20, 30, 40)
     win = make_window(init, (100, 100), 17)
-    assert win.side == max(47 - 0, 57 - 3) and win.crop_mask().sum() == 47 * 54
+    assert win.crop == (0, 3, 47, 57) and win.side == 54 and (win.x0, win.y0) == (-4, 3)
 
 
 def test_suggestion_stays_inside_the_crop_rule_box():
@@ -196,10 +198,36 @@ def test_missing_weights_give_a_clear_error(tmp_path):
         unet.load_model(tmp_path / "nope.pt")
 
 
+def test_folding_batchnorm_keeps_the_outputs():
+    torch.manual_seed(0)
+    model = GuidedUNet(8)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    model.eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        folded = fold_batchnorm(model)(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert torch.allclose(ref, folded, atol=1e-4)
+
+
 @needs_model
 def test_model_loads_once_and_stays_warm():
-    assert unet.load_model() is unet.load_model()
-    assert not unet.load_model().training
+    model = unet.load_model()
+    assert model is unet.load_model()
+    image, labels = disks(centres=((40, 60),), radius=14, shape=(80, 120))
+    init = square(44, 24, 76, 56)
+    win = make_window(init, image.shape, 17)
+    x = torch.from_numpy(network_input(image, init, True, win))[None]
+    with torch.no_grad():
+        prob = torch.sigmoid(model(x))[0, 0].numpy()
+    inside = resize(extract(labels, win).astype(np.float32), 64) > 0.5
+    assert prob[inside].mean() > 0.8 and prob[~inside].mean() < 0.2
 
 
 @needs_model

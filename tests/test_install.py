@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -122,3 +121,28 @@ def test_macro_command_fails_fast_with_the_error_text(tmp_path):
 def test_macro_command_names_a_missing_file(tmp_path):
     done = cli("macro", str(tmp_path / "none.ijm"), env=_no_display())
     assert done.returncode == 1 and "Macro file not found" in done.stderr
+
+
+def test_gui_command_returns_when_imagej_is_closed():
+    code = """
+import threading, time
+import jpype
+from fiji_bridge.cli.main import main
+
+def close_imagej_when_shown():
+    while not jpype.isJVMStarted():
+        time.sleep(0.2)
+    IJ = jpype.JClass("ij.IJ")
+    while IJ.getInstance() is None or not IJ.getInstance().isShowing():
+        time.sleep(0.2)
+    print("menu:", IJ.getInstance().getMenuBar() is not None, flush=True)
+    IJ.getInstance().quit()  # as File > Quit does
+
+threading.Thread(target=close_imagej_when_shown, daemon=True).start()
+print("exit status", main(["gui"]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "DISPLAY": ""})
+    assert done.returncode == 0, done.stderr
+    assert "is running with fiji_bridge" in done.stdout and "menu: True" in done.stdout
+    assert done.stdout.rstrip().endswith("exit status 0")

@@ -16,7 +16,7 @@ from fiji_bridge.evaluation import average_precision, dsb_score, image_scores, i
 from fiji_bridge.nucleaizer import pipeline
 from fiji_bridge.nucleaizer.baseline import segment_nuclei_baseline
 from fiji_bridge.nucleaizer.inference import load_model
-from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
+from fiji_bridge.nucleaizer.preprocess import to_three_channels
 from fiji_bridge.nucleaizer.size import estimate_diameter
 from fiji_bridge.nucleaizer.targets import median_diameter
 
@@ -82,10 +82,9 @@ def test_size_estimation_follows_scale(dsb_val):
     image, truth = _pair(dsb_val, FLUO_LARGE)
     model = load_model()
     rgb = to_three_channels(image)
-    norm = normalise(rgb, *intensity_range(rgb))
-    estimate = estimate_diameter(model, norm)
+    estimate = estimate_diameter(model, rgb)
     assert estimate == pytest.approx(median_diameter(truth), rel=0.25)
-    big = np.repeat(np.repeat(norm, 3, axis=0), 3, axis=1)
+    big = np.repeat(np.repeat(rgb, 3, axis=0), 3, axis=1)
     assert estimate_diameter(model, big) == pytest.approx(3 * estimate, rel=0.2)
 
 

@@ -93,6 +93,12 @@ def test_no_dialog_is_left_open_after_a_macro_error(clean_ij):
     assert not [w for w in JClass("java.awt.Window").getWindows() if isinstance(w, Dialog) and w.isShowing()]
 
 
+def test_tool_windows_opened_by_a_macro_stay_open(clean_ij):
+    clean_ij.run_macro('newImage("a", "8-bit ramp", 64, 64, 1); run("Brightness/Contrast...");')
+    assert clean_ij.WindowManager.getWindow("B&C") is not None
+    clean_ij.WindowManager.getWindow("B&C").close()
+
+
 def test_reset_closes_images_and_clears_roi_manager(bridge):
     bridge.run_macro('newImage("a", "8-bit", 8, 8, 1); makeRectangle(1, 1, 3, 3); roiManager("add");')
     assert bridge.WindowManager.getImageCount() == 1 and bridge.roi_manager().getCount() == 1
@@ -136,7 +142,7 @@ def test_headless_mode_runs_without_display_and_shuts_down_cleanly():
     done = _run_python("""
         import os, time
         os.environ.pop("DISPLAY", None)
-        import fiji_bridge
+        import fiji_bridge, fiji_bridge.runtime.macro
         from jpype import JClass
         b = fiji_bridge.start(mode="headless")
         shell = JClass("groovy.lang.GroovyShell")()
@@ -146,11 +152,22 @@ def test_headless_mode_runs_without_display_and_shuts_down_cleanly():
             b.roi_manager()
         except fiji_bridge.errors.RuntimeNotAvailable as e:
             print("roi manager:", e)
+        try:
+            b.IJ.getImage()  # no image and no ImageJ window: ImageJ calls System.exit here
+        except Exception as e:
+            print("getImage:", e)
+        try:
+            b.run_macro('newImage("a", "8-bit", 8, 8, 1); run("Invert");')
+        except fiji_bridge.runtime.macro.MacroError as e:
+            print("macro:", e)
         t = time.monotonic(); b.shutdown(); print("shutdown s", round(time.monotonic() - t, 1))
     """)
     assert done.returncode == 0, done.stderr
     assert "headless True False" in done.stdout and "ping pong" in done.stdout
     assert "roi manager: The ROI Manager needs a display" in done.stdout
+    assert "getImage: java.lang.SecurityException: System.exit(0) was blocked" in done.stdout
+    assert "macro: Macro error: this needs a display" in done.stdout
+    assert "WARNING" not in done.stderr
 
 
 def test_gui_mode_shows_the_imagej_window_and_exits_cleanly():
@@ -165,3 +182,16 @@ def test_gui_mode_shows_the_imagej_window_and_exits_cleanly():
     """)
     assert done.returncode == 0, done.stderr
     assert "showing True" in done.stdout and "already running in gui mode" in done.stdout
+
+
+def test_a_fiji_folder_goes_through_pyimagej(tmp_path):
+    fiji = tmp_path / "Fiji.app"
+    (fiji / "jars").mkdir(parents=True)
+    done = _run_python(f"""
+        import fiji_bridge
+        try:
+            fiji_bridge.start(fiji={str(fiji)!r})
+        except fiji_bridge.errors.RuntimeNotAvailable as e:
+            print("error:", e)
+    """, env={"DISPLAY": ""})
+    assert f"error: Fiji at '{fiji}' could not be started through pyimagej" in done.stdout, done.stderr

@@ -6,22 +6,25 @@ the cluster a bounded number at a time, results are recorded as they finish, and
 listed with their error in a summary file (``OUTDIR/fiji_bridge_batch_summary.json``, rewritten
 as the batch goes) instead of stopping the batch.
 
-A summary left in state "running" means the batch was killed: running into that folder again
-needs ``resume=True`` (or ``overwrite=True``), and the options must match those recorded.
+The summary says "running" while the batch runs, "interrupted" after Ctrl-C and "complete" at
+the end. A summary that is not "complete" means the batch did not finish (killed): running into
+that folder again needs ``resume=True`` (or ``overwrite=True``). Repeated or resumed batches must
+use the options recorded in the summary, so one folder never mixes results of different options.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import statistics
 import sys
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,7 @@ class BatchReport:
     by_worker: Counter = field(default_factory=Counter)
     megapixels: float = 0.0
     seconds: float = 0.0
+    job_seconds: list[float] = field(default_factory=list)
     stale_temporaries_removed: int = 0
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
@@ -88,6 +92,7 @@ class BatchReport:
             "failed": [{"input": src, "error": err} for src, err in sorted(self.failed.items())],
             "workers": self.workers, "done_by_worker": dict(sorted(self.by_worker.items())),
             "seconds": round(self.seconds, 3), "images_per_second": round(self.images_per_second, 4),
+            "median_seconds_per_image": round(statistics.median(self.job_seconds), 4) if self.job_seconds else None,
             "megapixels": round(self.megapixels, 4),
             "megapixels_per_second": round(self.megapixels / self.seconds, 4) if self.seconds > 0 else 0.0,
             "stale_temporaries_removed": self.stale_temporaries_removed,
@@ -195,7 +200,7 @@ def _check_previous(outdir: Path, options: dict[str, Any], resume: bool, overwri
     previous = read_summary(outdir)
     if previous is None or overwrite:
         return
-    if previous.get("status") == "running" and not resume:
+    if previous.get("status") != "complete" and not resume:
         raise InputError(
             f"{outdir} holds a batch that did not finish (started {previous.get('started')}); "
             "continue it with --resume, or start again with --overwrite"
@@ -227,11 +232,10 @@ def run_batch(
     ``job.outputs`` atomically and may return a dict of numbers (``megapixels`` is summed).
     ``options`` (JSON-able) identify the batch: a resumed or repeated batch must use the same.
     ``rejected`` maps inputs that could not become jobs to their error; they count as failed.
-    ``workers`` sizes a local cluster (default: one per core); ``scheduler`` uses an existing
+    ``workers`` sizes a local cluster (default: one per core, at most one per job to do);
+    ``scheduler`` uses an existing
     dask.distributed scheduler instead; ``client`` reuses an open client.
     """
-    from tqdm import tqdm
-
     outdir = Path(outdir)
     options = json.loads(json.dumps(dict(options or {})))
     outdir.mkdir(parents=True, exist_ok=True)
@@ -247,43 +251,54 @@ def run_batch(
         else:
             todo.append(job)
     summary = _SummaryWriter(outdir / SUMMARY_NAME, report)
-    summary.write()
     started = time.perf_counter()
     own_client = client is None and bool(todo)
     try:
         if todo:
-            if own_client:
-                client = make_client(scheduler, workers)
-            threads = client.nthreads()
-            report.workers = len(threads)
-            bar = tqdm(total=len(todo), desc="fiji-bridge", unit="image", disable=not progress,
-                       file=sys.stderr, dynamic_ncols=True)
-            for result in _stream(client, task, todo, IN_FLIGHT_PER_THREAD * max(1, sum(threads.values()))):
-                _record(report, result)
-                for message in result.warnings:
-                    bar.write(f"warning: {result.source}: {message}", file=sys.stderr)
-                if result.error is not None:
-                    bar.write(f"error: {result.source}: {result.error}", file=sys.stderr)
-                report.seconds = time.perf_counter() - started
-                bar.update(1)
-                summary.write(force=result.error is not None)
-            bar.close()
+            if own_client:  # a local cluster no larger than the work
+                local = None if scheduler else min(default_workers() if workers is None else workers, len(todo))
+                client = make_client(scheduler, local)
+            summary.write()  # state "running" from here until the batch ends
+            _run_todo(client, task, todo, report, summary, progress, started)
         report.status = "complete"
     except KeyboardInterrupt:
         report.status = "interrupted"
         raise
     finally:
         report.seconds = time.perf_counter() - started
-        summary.write(force=True)
+        if summary.written or report.status == "complete":
+            summary.write()
         if own_client and client is not None:
             close_client(client)
     return report
+
+
+def _run_todo(client: Any, task: Task, todo: list[Job], report: BatchReport, summary: _SummaryWriter,
+              progress: bool, started: float) -> None:
+    """Stream the jobs through the cluster, recording and reporting each result."""
+    from tqdm import tqdm
+
+    threads = client.nthreads()
+    report.workers = len(threads)
+    window = IN_FLIGHT_PER_THREAD * max(1, sum(threads.values()))
+    with tqdm(total=len(todo), desc="fiji-bridge", unit="image", disable=not progress,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for result in _stream(client, task, todo, window):
+            _record(report, result)
+            for message in result.warnings:
+                bar.write(f"warning: {result.source}: {message}", file=sys.stderr)
+            if result.error is not None:
+                bar.write(f"error: {result.source}: {result.error}", file=sys.stderr)
+            report.seconds = time.perf_counter() - started
+            bar.update(1)
+            summary.write(force=result.error is not None)
 
 
 def _record(report: BatchReport, result: JobResult) -> None:
     if result.error is None:
         report.done += 1
         report.by_worker[result.worker] += 1
+        report.job_seconds.append(result.seconds)
         report.megapixels += float(result.info.get("megapixels", 0.0))
         report.failed.pop(result.source, None)
     else:
@@ -294,14 +309,14 @@ class _SummaryWriter:
     """Rewrites the summary file atomically, at most every SUMMARY_EVERY_S unless forced."""
 
     def __init__(self, path: Path, report: BatchReport) -> None:
-        self.path, self.report, self.last = path, report, float("-inf")
+        self.path, self.report, self.last, self.written = path, report, float("-inf"), False
 
     def write(self, *, force: bool = True) -> None:
         now = time.monotonic()
         if force or now - self.last >= SUMMARY_EVERY_S:
             text = json.dumps(self.report.as_dict(), indent=2) + "\n"
             write_text_atomic(self.path, text, overwrite=True)
-            self.last = now
+            self.last, self.written = now, True
 
 
 def _stream(client: Any, task: Task, todo: list[Job], window: int) -> Iterator[JobResult]:
@@ -309,7 +324,7 @@ def _stream(client: Any, task: Task, todo: list[Job], window: int) -> Iterator[J
 
     A job whose worker died (KilledWorker) or was cancelled becomes a failed result.
     """
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     pending = iter(todo)
     sources = {}
@@ -324,6 +339,9 @@ def _stream(client: Any, task: Task, todo: list[Job], window: int) -> Iterator[J
         source = sources.pop(future.key)
         try:
             result = future.result()
+        except KilledWorker:
+            result = JobResult(source, "worker failed: its process died while running this input "
+                                       "(out of memory, or a crash in native code)")
         except Exception as exc:  # noqa: BLE001 - the worker, not the task, failed
             result = JobResult(source, f"worker failed: {_describe(exc)}")
         future.release()

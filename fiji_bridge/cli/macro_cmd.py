@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fiji_bridge.errors import FijiBridgeError, InputError, RuntimeNotAvailable
+from fiji_bridge.errors import InputError, RuntimeNotAvailable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,8 +54,6 @@ def run_macro_command(args: argparse.Namespace) -> int:
     except MacroError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         status = 1
-    except FijiBridgeError:
-        raise
     finally:
         tail.poll()
         bridge.shutdown()

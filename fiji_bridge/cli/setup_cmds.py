@@ -34,7 +34,8 @@ def run_install(args: argparse.Namespace) -> int:
     from fiji_bridge.install import install
 
     report = install(args.fiji)
-    state = f"{len(report.changed)} file(s) updated" if report.changed or report.removed else "already up to date"
+    state = (f"{len(report.changed)} file(s) written, {len(report.removed)} removed"
+             if report.changed or report.removed else "already up to date")
     print(f"Installed {len(report.commands)} command(s) for {report.flavour} in {report.commands_dir} ({state}):")
     for title in report.commands:
         print(f"  Plugins > Fiji Bridge > {title}")

@@ -13,6 +13,7 @@ from fiji_bridge.errors import InputError
 from fiji_bridge.rois.labels import annotation_mask
 
 METHODS = ("unet", "region_growing", "active_contour")
+UNET_THRESHOLD = 0.5  # probability above which a pixel belongs to the object
 _DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
 
@@ -68,8 +69,8 @@ def _candidate_masks(method: str, img: np.ndarray, crop: np.ndarray, pts: np.nda
         x0, y0, x1, y1 = win.crop
         ox, oy = x0 - win.x0, y0 - win.y0
         prob = unet.predict(img, pts, closed, win)[:, oy:oy + y1 - y0, ox:ox + x1 - x0]
-        pointed = prob[0] > 0.5
-        others = (prob[1] > 0.5) & ~pointed
+        pointed = prob[0] > UNET_THRESHOLD
+        others = (prob[1] > UNET_THRESHOLD) & ~pointed
         return ranked_components(pointed, init_region) + ranked_components(others, init_region)
     if method == "region_growing":
         seeds = region_growing.seeds_from(init_region, closed)

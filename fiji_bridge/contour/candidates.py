@@ -22,10 +22,8 @@ def ranked_components(mask: np.ndarray, init_region: np.ndarray, min_area: int =
     idx = np.arange(1, n + 1)
     area = ndi.sum_labels(np.ones_like(mask, np.int32), labels, idx)
     overlap = ndi.sum_labels(init_region.astype(np.int32), labels, idx)
-    ys, xs = np.nonzero(init_region)
-    if ys.size:
-        dist = ndi.distance_transform_edt(~init_region)
-        nearest = ndi.minimum(dist, labels, idx)
+    if init_region.any():
+        nearest = np.asarray(ndi.minimum(ndi.distance_transform_edt(~init_region), labels, idx))
     else:
         nearest = np.zeros(n)
     order = np.lexsort((-area, nearest, -overlap))

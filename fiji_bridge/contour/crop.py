@@ -32,13 +32,6 @@ class Window:
         """Network pixels per image pixel."""
         return INPUT_SIZE / self.side
 
-    def crop_mask(self) -> np.ndarray:
-        """Bool (side, side): window pixels that lie inside the crop rule box."""
-        m = np.zeros((self.side, self.side), bool)
-        cx0, cy0, cx1, cy1 = self.crop
-        m[cy0 - self.y0:cy1 - self.y0, cx0 - self.x0:cx1 - self.x0] = True
-        return m
-
 
 def crop_box(init: np.ndarray, shape: tuple[int, int], max_distance: float) -> tuple[int, int, int, int]:
     """The init's pixel bounding box enlarged by ``max_distance``, clipped to an image of ``shape`` (Y, X)."""

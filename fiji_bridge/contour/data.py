@@ -47,9 +47,8 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(a * 255), 0, 255).astype(np.uint8)
 
 
-def build(folder: Path, rng: np.random.Generator, per_object: int = 2, max_objects: int | None = None,
-          progress: bool = True) -> Samples:
-    """``per_object`` simulated inits for every object of area >= MIN_AREA in ``folder``."""
+def build(folder: Path, rng: np.random.Generator, per_object: int = 2, progress: bool = True) -> Samples:
+    """``per_object`` simulated inits (one more for touching objects) per object of area >= MIN_AREA."""
     inputs, targets, kinds = [], [], []
     ids = image_ids(folder)
     for i, image_id in enumerate(ids):
@@ -78,6 +77,4 @@ def build(folder: Path, rng: np.random.Generator, per_object: int = 2, max_objec
                 kinds.append(kind)
         if progress and (i % 50 == 0 or i == len(ids) - 1):
             print(f"samples: image {i + 1}/{len(ids)}, {len(inputs)} samples", flush=True)
-        if max_objects and len(inputs) >= max_objects:
-            break
     return Samples(np.stack(inputs), np.stack(targets), np.array(kinds, np.uint8))

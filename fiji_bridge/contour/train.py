@@ -179,10 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    train = cached_samples(args.train, args.workdir / f"train_samples_s{args.seed}_p{args.per_object}.npz",
-                           args.seed, args.per_object)
     val = cached_samples(args.val, args.workdir / "val_samples.npz", 1234, 1)
-    print(f"train samples {len(train.inputs)}, val samples {len(val.inputs)}", flush=True)
 
     model = GuidedUNet(args.width)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -200,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.export:
         write_outputs(model, args, state, score(model, val, limit=len(val.inputs)))
         return
+    train = cached_samples(args.train, args.workdir / f"train_samples_s{args.seed}_p{args.per_object}.npz",
+                           args.seed, args.per_object)
+    print(f"train samples {len(train.inputs)}, val samples {len(val.inputs)}", flush=True)
     budget = args.minutes * 60
     n = len(train.inputs)
     last_ckpt = time.monotonic()

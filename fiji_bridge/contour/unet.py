@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from fiji_bridge.contour.crop import INPUT_SIZE, Window, network_input
-from fiji_bridge.contour.model import GuidedUNet
+from fiji_bridge.contour.model import GuidedUNet, fold_batchnorm
 from fiji_bridge.errors import FijiBridgeError
 
 MODEL_ENV = "FIJI_BRIDGE_CONTOUR_MODEL"
@@ -27,7 +27,7 @@ def weights_path() -> Path:
 
 
 def load_model(path: Path | None = None) -> GuidedUNet:
-    """The network for ``path`` (default: weights_path()), loaded once per process, in eval mode."""
+    """The network for ``path`` (default: weights_path()), loaded once per process, batch norm folded, for inference."""
     path = Path(path or weights_path()).resolve()
     with _lock:
         model = _cache.get(path)
@@ -39,7 +39,8 @@ def load_model(path: Path | None = None) -> GuidedUNet:
             model = GuidedUNet(int(saved["meta"]["width"]))
             model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                    for k, v in saved["state_dict"].items()})
-            model.eval()
+            with torch.no_grad():
+                model = fold_batchnorm(model.eval())
             _cache[path] = model
         return model
 

@@ -3,7 +3,8 @@
 1. Input rules: grey -> 3 channels, > 3 channels -> first 3, intensities stretched
    (1st..99.8th percentile) to [0, 1].
 2. Size: ``diameter`` given ("manual size") or estimated by pre-segmentation (``size.py``);
-   the image is rescaled so nuclei reach the model's target diameter.
+   the image is rescaled so nuclei reach the model's target diameter. When the last
+   pre-segmentation already covered the whole image at that scale, its maps are reused.
 3. The image is cut into overlapping blocks (core ``BLOCK`` px at model scale plus a
    ``MARGIN`` px border, larger than a nucleus). Each block is rescaled, run through the
    network (optionally with 8-fold flip/rotation TTA), its maps are resized back to input
@@ -12,7 +13,8 @@
    cross block borders are kept once and whole; memory is bounded by the block size.
 4. Labels are renumbered 1..N (uint16, or uint32 above 65535 objects).
 
-Constant images give an empty label image and a warning.
+Constant images, and images where the size estimation finds no nuclei at any zoom, give an
+empty label image and a warning.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from fiji_bridge.errors import InputError
 from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
 from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import check_image, intensity_range, is_constant, normalise, to_three_channels
-from fiji_bridge.nucleaizer.size import estimate_diameter
+from fiji_bridge.nucleaizer.size import estimate_size
 
 BLOCK = 768
 MARGIN = 64
@@ -97,16 +99,24 @@ def segment_nuclei(
         return np.zeros((height, width), np.uint16)
     net = _resolve_model(model)
     low, high = intensity_range(rgb)
+    ready = None
     if diameter is None:
-        diameter = estimate_diameter(net, _normalised(rgb, low, high, (0, height), (0, width)), POSTPROCESSING)
-        if diameter is None:
+        estimate = estimate_size(net, (rgb, low, high), POSTPROCESSING)
+        if estimate is None:
+            warnings.warn("segment_nuclei: no nuclei found", stacklevel=2)
             return np.zeros((height, width), np.uint16)
-    scale = net.target_diameter / float(diameter)
+        scale, ready = estimate.scale, None if tta else estimate.maps
+    else:
+        scale = net.target_diameter / float(diameter)
     core, margin = max(1, min(round(BLOCK / scale), MAX_CORE)), max(1, math.ceil(MARGIN / scale))
+    rows, cols = _blocks(height, core, margin), _blocks(width, core, margin)
+    if ready is not None and len(rows) == len(cols) == 1:
+        maps = resize_tensor(ready, (height, width)).numpy()
+        return _sequential(maps_to_labels(maps, POSTPROCESSING, area_scale=1.0 / scale**2).astype(np.uint32))
     out = np.zeros((height, width), np.uint32)
     next_label = 1
-    for ry0, ry1, ry2, ry3 in _blocks(height, core, margin):
-        for cx0, cx1, cx2, cx3 in _blocks(width, core, margin):
+    for ry0, ry1, ry2, ry3 in rows:
+        for cx0, cx1, cx2, cx3 in cols:
             block = _normalised(rgb, low, high, (ry0, ry3), (cx0, cx3))
             labels = _segment_block(net, block, scale, tta)
             count = int(labels.max())

@@ -2,7 +2,8 @@
 
 Seeds are the connected cores where the predicted normalised distance (``seed_source``
 "distance") or foreground minus boundary probability ("boundary") exceeds ``seed_threshold``. A foreground piece (small holes filled) with fewer than two seeds is one
-object; pieces with several seeds are split by a watershed on ``-distance`` from the seeds.
+object; pieces with several seeds are split by a watershed on ``-distance`` from the seeds,
+and split parts without a valley between them are merged again (``merge_ratio``).
 Objects smaller than ``min_area`` are dropped. Areas are given at the model's nucleus scale
 (``TARGET_DIAMETER`` px) and scaled to the resolution of the maps by ``area_scale``.
 """
@@ -25,6 +26,7 @@ class PostProcessing:
     min_seed_area: float = 4.0
     min_area: float = 20.0
     max_hole_area: float = 40.0
+    merge_ratio: float = 1.01
 
 
 def _fill_small_holes(foreground: np.ndarray, max_area: float) -> np.ndarray:
@@ -38,6 +40,45 @@ def _fill_small_holes(foreground: np.ndarray, max_area: float) -> np.ndarray:
     border = np.unique(np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1]]))
     small[border] = False
     return foreground | small[holes]
+
+
+def merge_without_valley(labels: np.ndarray, distance: np.ndarray, ratio: float) -> np.ndarray:
+    """Merge touching objects whose shared border has no valley in ``distance``.
+
+    Two 4-adjacent objects are merged when the highest distance value along their border
+    reaches ``ratio`` times the lower of their two peaks (an over-split nucleus); a ratio
+    above 1 never merges.
+    """
+    if ratio > 1:
+        return labels
+    pairs, heights = [], []
+    for a, b, da, db in (
+        (labels[:, :-1], labels[:, 1:], distance[:, :-1], distance[:, 1:]),
+        (labels[:-1], labels[1:], distance[:-1], distance[1:]),
+    ):
+        border = (a != b) & (a > 0) & (b > 0)
+        pairs.append(np.stack([np.minimum(a[border], b[border]), np.maximum(a[border], b[border])], 1))
+        heights.append(np.minimum(da[border], db[border]))
+    pairs, heights = np.concatenate(pairs), np.concatenate(heights)
+    if not len(pairs):
+        return labels
+    count = int(labels.max())
+    peak = ndi.maximum(distance, labels, np.arange(count + 1))
+    order = np.lexsort((heights, pairs[:, 1], pairs[:, 0]))
+    pairs, heights = pairs[order], heights[order]
+    last = np.r_[np.any(pairs[1:] != pairs[:-1], axis=1), True]  # highest border value per pair
+    parent = np.arange(count + 1)
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for (a, b), height in zip(pairs[last], heights[last]):
+        if height >= ratio * min(peak[a], peak[b]):
+            parent[root(b)] = root(a)
+    return np.array([root(k) for k in range(count + 1)])[labels]
 
 
 def maps_to_labels(maps: np.ndarray, params: PostProcessing = PostProcessing(), area_scale: float = 1.0) -> np.ndarray:
@@ -64,6 +105,7 @@ def maps_to_labels(maps: np.ndarray, params: PostProcessing = PostProcessing(), 
     labels = np.where(mask & ~in_clump, pieces, 0).astype(np.int32)
     if in_clump.any():
         flooded = watershed(-maps[2], seeds, mask=in_clump)
+        flooded = merge_without_valley(flooded, maps[2], params.merge_ratio)
         labels[in_clump] = flooded[in_clump] + n_pieces
     area = np.bincount(labels.ravel())
     small = area < params.min_area * area_scale

@@ -1,8 +1,9 @@
 """Tune the post-processing parameters on DSB2018 ``val`` (never used for training).
 
 The network maps of every val image are computed once (size estimated as in
-``segment_nuclei``), then each parameter setting is scored by the mean DSB score over images;
-the table of settings and the best one are printed.
+``segment_nuclei``), then parameter settings are scored by the mean DSB score over images in
+two stages (seeds and foreground first, then sizes and merging around the best of stage 1);
+every setting and the best one are printed.
 
     python -m fiji_bridge.nucleaizer.tune --data ../shared/data/dsb2018
 """
@@ -22,14 +23,20 @@ from fiji_bridge.nucleaizer.inference import as_tensor, load_model, predict_maps
 from fiji_bridge.nucleaizer.pipeline import POSTPROCESSING
 from fiji_bridge.nucleaizer.postprocess import maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
-from fiji_bridge.nucleaizer.size import estimate_diameter
+from fiji_bridge.nucleaizer.size import estimate_size
 
-GRID = {
-    "seed_source": ["distance", "boundary"],
-    "foreground_threshold": [0.4, 0.5, 0.6],
-    "seed_threshold": [0.3, 0.4, 0.5, 0.6, 0.7],
-    "min_area": [10.0, 20.0, 40.0],
-}
+STAGES = (
+    {
+        "seed_source": ["distance", "boundary"],
+        "foreground_threshold": [0.4, 0.5, 0.6],
+        "seed_threshold": [0.3, 0.4, 0.5, 0.6, 0.7],
+    },
+    {
+        "min_area": [10.0, 20.0, 40.0],
+        "min_seed_area": [2.0, 4.0, 8.0],
+        "merge_ratio": [1.01, 0.9, 0.8, 0.7],
+    },
+)
 
 
 def val_maps(data: Path, weights: Path | None) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -38,9 +45,10 @@ def val_maps(data: Path, weights: Path | None) -> list[tuple[np.ndarray, np.ndar
     out = []
     for path in sorted((data / "val" / "images").glob("*.tif")):
         rgb = to_three_channels(tifffile.imread(path))
-        image = normalise(rgb, *intensity_range(rgb))
-        diameter = estimate_diameter(model, image, POSTPROCESSING) or model.target_diameter
-        scale = model.target_diameter / diameter
+        low, high = intensity_range(rgb)
+        estimate = estimate_size(model, (rgb, low, high), POSTPROCESSING)
+        scale = estimate.scale if estimate else 1.0
+        image = normalise(rgb, low, high)
         shape = (round(image.shape[0] * scale), round(image.shape[1] * scale))
         maps = resize_tensor(predict_maps(model, resize_tensor(as_tensor(image), shape)), image.shape[:2]).numpy()
         out.append((maps, tifffile.imread(data / "val" / "masks" / path.name), scale))
@@ -54,17 +62,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     cached = val_maps(args.data, args.weights)
-    results = []
-    for values in itertools.product(*GRID.values()):
-        params = replace(POSTPROCESSING, **dict(zip(GRID, values)))
-        if params.seed_source == "boundary" and params.seed_threshold < 0.4:
-            continue
-        scores = [image_scores(truth, maps_to_labels(maps, params, 1 / scale**2)) for maps, truth, scale in cached]
-        dsb, ap50 = np.mean([s["dsb"] for s in scores]), np.mean([s["ap50"] for s in scores])
-        results.append((dsb, ap50, params))
-        print(f"dsb={dsb:.4f} ap50={ap50:.4f} {params}", flush=True)
-    best = max(results, key=lambda r: r[0])
-    print(f"best: dsb={best[0]:.4f} ap50={best[1]:.4f} {best[2]}")
+    best = POSTPROCESSING
+    for stage in STAGES:
+        results = []
+        for values in itertools.product(*stage.values()):
+            params = replace(best, **dict(zip(stage, values)))
+            if params.seed_source == "boundary" and params.seed_threshold < 0.4:
+                continue
+            scores = [image_scores(truth, maps_to_labels(maps, params, 1 / scale**2)) for maps, truth, scale in cached]
+            dsb, ap50 = np.mean([s["dsb"] for s in scores]), np.mean([s["ap50"] for s in scores])
+            results.append((dsb, ap50, params))
+            print(f"dsb={dsb:.4f} ap50={ap50:.4f} {params}", flush=True)
+        dsb, ap50, best = max(results, key=lambda r: r[0])
+        print(f"best after stage: dsb={dsb:.4f} ap50={ap50:.4f} {best}", flush=True)
 
 
 if __name__ == "__main__":

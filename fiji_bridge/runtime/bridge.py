@@ -88,9 +88,14 @@ class Bridge:
         self.IJ.showStatus("")
 
     def wait_until_closed(self, poll_s: float = 0.25) -> None:
-        """Block until the user closes the ImageJ main window (gui mode)."""
-        while self.IJ.getInstance() is not None and self.IJ.getInstance().isShowing():
-            time.sleep(poll_s)
+        """Block until the user closes the ImageJ main window (gui mode) or Java stops."""
+        import jpype
+
+        try:
+            while self.IJ.getInstance() is not None and self.IJ.getInstance().isShowing():
+                time.sleep(poll_s)
+        except jpype.JVMNotRunning:  # Java was stopped from outside (e.g. SIGTERM)
+            pass
 
     def shutdown(self) -> None:
         """Close ImageJ's windows and stop the JVM (it cannot be started again in this process)."""
@@ -152,6 +157,8 @@ def _start_new(fiji: str | os.PathLike | None, mode: str) -> Bridge:
         ImageJ(ImageJ.NO_SHOW)
     elif mode == "gui":
         ImageJ()
+    else:
+        jvm.block_system_exit()
     return Bridge("ImageJ 1.x", mode, home)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def imagej1_options(mode: str, home: Path) -> list[str]:
         "-Dpython.cachedir.skip=true",
         "-Dpython.console.encoding=UTF-8",
         "-Dfile.encoding=UTF-8",
+        "-Djava.security.manager=allow",  # block_system_exit needs it from Java 18 on
     ]
 
 
@@ -69,3 +71,38 @@ def jvm_running() -> bool:
     import jpype
 
     return jpype.isJVMStarted()
+
+
+_BLOCK_EXIT = """
+System.setSecurityManager(new SecurityManager() {
+    void checkExit(int status) {
+        throw new SecurityException("System.exit(" + status + ") was blocked: Java runs inside Python here")
+    }
+    void checkPermission(java.security.Permission permission) {}
+    void checkPermission(java.security.Permission permission, Object context) {}
+})
+"""
+
+
+def block_system_exit() -> bool:
+    """Turn System.exit into a SecurityException (needs Groovy); True if done.
+
+    Without an ImageJ window, ImageJ 1.x calls System.exit when a command finds no image
+    (IJ.getImage), which would end the whole Python process.
+    """
+    from jpype import JClass
+
+    try:
+        shell = JClass("groovy.lang.GroovyShell")()
+    except TypeError:  # Groovy is not on the class path
+        return False
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:  # Java prints a deprecation banner for setSecurityManager straight to file descriptor 2
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            shell.evaluate(_BLOCK_EXIT)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return True

@@ -1,12 +1,14 @@
 """Run ImageJ macros so that an error never blocks: errors come back as MacroError with their text."""
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from fiji_bridge.errors import FijiBridgeError
 
 _POLL_S = 0.05
+log = logging.getLogger("fiji_bridge.macro")
 
 
 class MacroError(FijiBridgeError):
@@ -43,7 +45,7 @@ def dialog_text(dialog) -> str:
 
 
 class DialogGuard:
-    """While active, closes every modal dialog that opens (as Cancel would) and keeps its text."""
+    """While active, closes every blocking dialog that opens (as Cancel would) and keeps its text."""
 
     def __init__(self, on_poll: Callable[[], None] | None = None):
         self.messages: list[str] = []
@@ -51,40 +53,59 @@ class DialogGuard:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="fiji_bridge-dialog-guard", daemon=True)
         self._before: set[int] = set()
+        self._handled: set[int] = set()
 
     def _showing_dialogs(self):
+        """Dialogs that block a macro: modal ones, and ImageJ's waitForUser dialog."""
         Window, Dialog = _java("java.awt.Window"), _java("java.awt.Dialog")
-        return [w for w in Window.getWindows() if isinstance(w, Dialog) and w.isShowing()]
+        WaitForUser = _java("ij.gui.WaitForUserDialog")
+        return [w for w in Window.getWindows()
+                if isinstance(w, Dialog) and w.isShowing() and (w.isModal() or isinstance(w, WaitForUser))]
 
     def _close(self, dialog) -> None:
         """Cancel `dialog` the ways ImageJ dialogs accept: window close, then Esc, then close()/dispose()."""
         WindowEvent, KeyEvent = _java("java.awt.event.WindowEvent"), _java("java.awt.event.KeyEvent")
-        try:
-            text = dialog_text(dialog)
-            if dialog.getClass().getName() == "ij.gui.GenericDialog" and dialog.getTitle() != "Macro Error":
-                text = f"the dialog '{dialog.getTitle()}' asked for input (are options missing in run(...)?)"
-            self.messages.append(text)
-        finally:
-            dialog.dispatchEvent(WindowEvent(dialog, WindowEvent.WINDOW_CLOSING))
-            if dialog.isShowing():
-                dialog.dispatchEvent(KeyEvent(dialog, KeyEvent.KEY_PRESSED, 0, 0, KeyEvent.VK_ESCAPE,
-                                              KeyEvent.CHAR_UNDEFINED))
-            if dialog.isShowing():
-                closer = next((m for m in dialog.getClass().getMethods()
-                               if m.getName() == "close" and m.getParameterCount() == 0), None)
-                if closer is not None:
-                    closer.invoke(dialog)
-                else:
-                    dialog.dispose()
+        dialog.dispatchEvent(WindowEvent(dialog, WindowEvent.WINDOW_CLOSING))
+        if dialog.isShowing():
+            dialog.dispatchEvent(KeyEvent(dialog, KeyEvent.KEY_PRESSED, 0, 0, KeyEvent.VK_ESCAPE,
+                                          KeyEvent.CHAR_UNDEFINED))
+        if dialog.isShowing():
+            closer = next((m for m in dialog.getClass().getMethods()
+                           if m.getName() == "close" and m.getParameterCount() == 0), None)
+            if closer is not None:
+                closer.invoke(dialog)
+            else:
+                dialog.dispose()
+
+    @staticmethod
+    def _describe(dialog) -> str:
+        """The dialog's text; for an input dialog, a hint that the macro gave no options for it."""
+        if dialog.getClass().getName() == "ij.gui.GenericDialog" and dialog.getTitle() != "Macro Error":
+            return f"the dialog '{dialog.getTitle()}' asked for input (are options missing in run(...)?)"
+        return dialog_text(dialog)
 
     def _watch(self) -> None:
         identity = _java("java.lang.System").identityHashCode
         while not self._stop.wait(_POLL_S):
-            if self._on_poll is not None:
-                self._on_poll()
-            for dialog in self._showing_dialogs():
-                if identity(dialog) not in self._before:
-                    self._close(dialog)
+            try:
+                if self._on_poll is not None:
+                    self._on_poll()
+                for dialog in self._showing_dialogs():
+                    key = identity(dialog)
+                    if key not in self._before:
+                        self._close_or_dispose(dialog, first_time=key not in self._handled)
+                        self._handled.add(key)
+            except Exception:  # the guard must outlive any odd window, or a dialog would block forever
+                log.exception("dialog guard: unexpected error")
+
+    def _close_or_dispose(self, dialog, first_time: bool) -> None:
+        try:
+            if first_time:
+                self.messages.append(self._describe(dialog))
+            self._close(dialog)
+        except Exception:
+            log.exception("dialog guard: could not cancel %s", dialog)
+            dialog.dispose()
 
     def __enter__(self) -> "DialogGuard":
         if not _java("java.awt.GraphicsEnvironment").isHeadless():
@@ -115,7 +136,10 @@ def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = 
         except JException as exc:
             result = None
             message = str(exc.getMessage() or "")
-            if message != "Macro canceled":
+            if exc.getClass().getName() == "java.awt.HeadlessException":
+                failure = ("this needs a display, but Java runs headless here (menu commands, dialogs and "
+                           "the ROI Manager need mode='interactive', which uses Xvfb when there is no screen)")
+            elif message != "Macro canceled":
                 failure = f"{exc.getClass().getSimpleName()}: {message}"
     texts = [m for m in guard.messages if m]
     details = [t.removeprefix("Macro Error: ") for t in texts if t.startswith("Macro Error: ")]
@@ -123,7 +147,7 @@ def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = 
     error = interpreter.getErrorMessage()
     reasons = details or ([str(error)] if error is not None else [])
     reasons += others
-    if failure and (not reasons or not failure.endswith(": ")):
+    if failure and not reasons:  # an error message says more than the exception that ended the macro
         reasons.append(failure)
     if reasons:
         raise MacroError("Macro error: " + "; ".join(reasons))

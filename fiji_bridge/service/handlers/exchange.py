@@ -95,7 +95,7 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
 
     Options: ``file`` (required); ``kind`` (default "auto"); ``connectivity`` 4 or 8 for binary
     masks; ``clear`` empties the ROI Manager first. The current image gives the size that masks
-    must have and YOLO files need; on a stack the ROIs go to the current slice.
+    must have and YOLO files need; on a stack, ROIs without a slice go to the current one.
     """
     path = Path(_text(options, "file", "the annotation file"))
     kind = str(options.get("kind") or "auto").strip().lower()
@@ -110,7 +110,7 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
         raise InputError(f"{path} holds no objects; nothing to add")
     if imp is not None and imp.getStackSize() > 1:
         for ann in anns:
-            ann.position = int(imp.getCurrentSlice())
+            ann.position = ann.position or int(imp.getCurrentSlice())
     rois_to_manager(bridge, anns, clear=_flag(options, "clear"))
     return len(anns)
 

@@ -1,0 +1,131 @@
+"""Batch segmentation throughput on dask with 1 and 2 local workers, and the scaling between them.
+
+A batch of N tiles (256x256, cut from the DSB2018 val images, rotated/flipped to reach N) is
+written to a temporary folder and segmented by ``fiji_bridge.batch`` exactly as
+``fiji-bridge segment`` does it (local cluster, one single-threaded worker process per core).
+Each worker is warmed up first (torch imported, model loaded), so the timing is the steady
+batch throughput; the cold start (cluster + model) is reported apart.
+
+    python benchmarks/bench_batch.py                 # 200 images, 1 and 2 workers
+    python benchmarks/bench_batch.py --images 40 --repeats 3 --diameter 20
+
+Reports images/s, megapixels/s, the speed-up of 2 workers over 1 and the scaling efficiency
+(speed-up / 2; target speed-up >= 1.7 on a 2-core machine), with the machine's load average.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from fiji_bridge.batch.engine import close_client, make_client, run_batch
+from fiji_bridge.batch.tasks import SegmentOptions, segment_image, segment_jobs
+
+TILE = 256
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018"
+
+
+def make_tiles(val_images: Path, count: int, folder: Path) -> list[Path]:
+    """``count`` TILE x TILE RGB tiles from the val images, then their rotations/flips."""
+    base = []
+    for path in sorted(val_images.glob("*.tif")):
+        image = tifffile.imread(path)
+        for y in range(0, image.shape[0] - TILE + 1, TILE):
+            for x in range(0, image.shape[1] - TILE + 1, TILE):
+                base.append(image[y : y + TILE, x : x + TILE])
+    paths = []
+    for i in range(count):
+        variant, tile = divmod(i, len(base))
+        image = np.rot90(base[tile], variant % 4)
+        if variant % 8 >= 4:
+            image = image[:, ::-1]
+        paths.append(folder / f"tile_{i:04d}.tif")
+        tifffile.imwrite(paths[-1], np.ascontiguousarray(image))
+    return paths
+
+
+def _warm_up() -> int:
+    """Load torch and the model in a worker; return its torch thread count."""
+    import torch
+
+    from fiji_bridge.batch.engine import limit_threads
+    from fiji_bridge.nucleaizer.inference import load_model
+
+    limit_threads()
+    load_model()
+    return torch.get_num_threads()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(tiles: list[Path], work: Path, workers: int, options: SegmentOptions, repeats: int) -> dict:
+    """Median steady throughput of ``repeats`` batches on a warm local cluster of ``workers``."""
+    started = time.perf_counter()
+    client = make_client(None, workers)
+    try:
+        threads = client.run(_warm_up)
+        cold_s = time.perf_counter() - started
+        runs = []
+        for repeat in range(repeats):
+            outdir = work / f"out_{workers}_{repeat}"
+            jobs, _ = segment_jobs(tiles, outdir)
+            report = run_batch(jobs, partial(segment_image, options=options), outdir=outdir,
+                               options=asdict(options), client=client, progress=False)
+            if report.failed or report.done != len(tiles):
+                sys.exit(f"benchmark batch failed: {report.failed}")
+            runs.append((report.seconds, report.megapixels, dict(report.by_worker)))
+            shutil.rmtree(outdir)
+    finally:
+        close_client(client)
+    seconds = statistics.median(r[0] for r in runs)
+    return {
+        "workers": workers, "torch_threads": sorted(threads.values()), "cold_start_s": cold_s,
+        "seconds": seconds, "images_per_s": len(tiles) / seconds, "megapixels_per_s": runs[0][1] / seconds,
+        "all_seconds": [round(r[0], 2) for r in runs], "by_worker": list(runs[0][2].values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the dsb2018 folder")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=1, help="batches per worker count (median)")
+    parser.add_argument("--diameter", type=float, default=None, help="fixed diameter (default: estimated)")
+    parser.add_argument("--tta", action="store_true")
+    args = parser.parse_args()
+
+    options = SegmentOptions(diameter=args.diameter, tta=args.tta)
+    work = Path(tempfile.mkdtemp(prefix="bench_batch_"))
+    try:
+        (work / "tiles").mkdir()
+        tiles = make_tiles(args.data / "val" / "images", args.images, work / "tiles")
+        print(f"{len(tiles)} tiles of {TILE}x{TILE} ({len(tiles) * TILE * TILE / 1e6:.1f} MP), options {asdict(options)}, "
+              f"{os.cpu_count()} cores, load average {_load()}", flush=True)
+        results = {}
+        for workers in (1, 2):
+            results[workers] = r = measure(tiles, work, workers, options, args.repeats)
+            print(f"{workers} worker(s): {r['images_per_s']:.2f} images/s, {r['megapixels_per_s']:.3f} MP/s "
+                  f"(median of {args.repeats}: {r['all_seconds']} s; cold start {r['cold_start_s']:.1f} s; "
+                  f"torch threads per worker {r['torch_threads']}; images per worker {r['by_worker']}; "
+                  f"load average {_load()})", flush=True)
+        speedup = results[2]["images_per_s"] / results[1]["images_per_s"]
+        print(f"speed-up 2 vs 1 worker: {speedup:.2f}x, scaling efficiency {speedup / 2:.0%} "
+              f"(target >= 1.70x: {'met' if speedup >= 1.7 else 'NOT met'})")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

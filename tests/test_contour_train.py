@@ -1,0 +1,47 @@
+"""The training script checkpoints, resumes where it stopped and writes small weights + a model card."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+
+from fiji_bridge.contour import train
+
+
+def tiny_dsb(folder: Path, n: int = 2) -> Path:
+    """A DSB-style folder (images/ RGB uint8, masks/ uint16 labels) of a few disks per image."""
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    yy, xx = np.mgrid[:64, :64] + 0.5
+    for i in range(n):
+        labels = np.zeros((64, 64), np.uint16)
+        for k, (cy, cx) in enumerate(rng.uniform(12, 52, (3, 2)), start=1):
+            labels[((yy - cy) ** 2 + (xx - cx) ** 2 <= 36) & (labels == 0)] = k
+        grey = np.where(labels > 0, 180, 30).astype(np.uint8)
+        tifffile.imwrite(folder / "images" / f"img{i}.tif", np.repeat(grey[..., None], 3, axis=2))
+        tifffile.imwrite(folder / "masks" / f"img{i}.tif", labels)
+    return folder
+
+
+def test_training_resumes_after_an_interruption_and_writes_outputs(tmp_path, capsys):
+    data = tiny_dsb(tmp_path / "dsb")
+    common = ["--train", str(data), "--val", str(data), "--workdir", str(tmp_path / "work"),
+              "--out", str(tmp_path / "model"), "--width", "4", "--batch", "4", "--checkpoint-every", "0"]
+    train.main([*common, "--minutes", "0.03"])
+    first = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)["state"]
+    assert first["step"] > 0 and first["elapsed"] >= 0.03 * 60
+    capsys.readouterr()
+    train.main([*common, "--minutes", "0.06", "--resume"])
+    assert f"resumed at step {first['step']}," in capsys.readouterr().out
+    second = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)["state"]
+    assert second["step"] > first["step"] and second["elapsed"] >= 0.06 * 60
+    saved = torch.load(tmp_path / "model" / "contour_unet.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in saved["state_dict"].values() if v.is_floating_point())
+    assert saved["meta"]["steps"] == second["step"]
+    assert json.loads((tmp_path / "model" / "training.json").read_text())["steps"] == second["step"]
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "never `val`" in card and "Input" in card and "percentile" in card
