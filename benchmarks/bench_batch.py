@@ -4,7 +4,8 @@ A batch of N tiles (256x256, cut from the DSB2018 val images, rotated/flipped to
 written to a temporary folder and segmented by ``fiji_bridge.batch`` exactly as
 ``fiji-bridge segment`` does it (local cluster, one single-threaded worker process per core).
 Each worker is warmed up first (torch imported, model loaded), so the timing is the steady
-batch throughput; the cold start (cluster + model) is reported apart.
+batch throughput; the cold start (cluster + model) is reported apart. With --repeats, 1- and
+2-worker batches alternate and medians are reported.
 
     python benchmarks/bench_batch.py                 # 200 images, 1 and 2 workers
     python benchmarks/bench_batch.py --images 40 --repeats 3 --diameter 20
@@ -70,31 +71,44 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def measure(tiles: list[Path], work: Path, workers: int, options: SegmentOptions, repeats: int) -> dict:
-    """Median steady throughput of ``repeats`` batches on a warm local cluster of ``workers``."""
-    started = time.perf_counter()
-    client = make_client(None, workers)
+def run_once(client, tiles: list[Path], outdir: Path, options: SegmentOptions) -> tuple[float, float, list[int]]:
+    """Seconds and megapixels of one batch on a warm cluster, and images per worker."""
+    jobs, _ = segment_jobs(tiles, outdir)
+    report = run_batch(jobs, partial(segment_image, options=options), outdir=outdir,
+                       options=asdict(options), client=client, progress=False)
+    if report.failed or report.done != len(tiles):
+        sys.exit(f"benchmark batch failed: {report.failed}")
+    shutil.rmtree(outdir)
+    return report.seconds, report.megapixels, sorted(report.by_worker.values())
+
+
+def measure(tiles: list[Path], work: Path, options: SegmentOptions, repeats: int) -> dict[int, dict]:
+    """Median steady throughput with 1 and 2 workers; the two alternate, so load that comes and
+    goes on a shared machine hits both alike."""
+    clients, cold, runs = {}, {}, {1: [], 2: []}
     try:
-        threads = client.run(_warm_up)
-        cold_s = time.perf_counter() - started
-        runs = []
+        for workers in (1, 2):
+            started = time.perf_counter()
+            clients[workers] = make_client(None, workers)
+            threads = clients[workers].run(_warm_up)
+            cold[workers] = (time.perf_counter() - started, sorted(threads.values()))
         for repeat in range(repeats):
-            outdir = work / f"out_{workers}_{repeat}"
-            jobs, _ = segment_jobs(tiles, outdir)
-            report = run_batch(jobs, partial(segment_image, options=options), outdir=outdir,
-                               options=asdict(options), client=client, progress=False)
-            if report.failed or report.done != len(tiles):
-                sys.exit(f"benchmark batch failed: {report.failed}")
-            runs.append((report.seconds, report.megapixels, dict(report.by_worker)))
-            shutil.rmtree(outdir)
+            for workers in (1, 2):
+                runs[workers].append(run_once(clients[workers], tiles, work / f"out_{workers}_{repeat}", options))
+                print(f"  repeat {repeat + 1}, {workers} worker(s): {runs[workers][-1][0]:.1f} s "
+                      f"(load average {_load()})", flush=True)
     finally:
-        close_client(client)
-    seconds = statistics.median(r[0] for r in runs)
-    return {
-        "workers": workers, "torch_threads": sorted(threads.values()), "cold_start_s": cold_s,
-        "seconds": seconds, "images_per_s": len(tiles) / seconds, "megapixels_per_s": runs[0][1] / seconds,
-        "all_seconds": [round(r[0], 2) for r in runs], "by_worker": list(runs[0][2].values()),
-    }
+        for client in clients.values():
+            close_client(client)
+    results = {}
+    for workers, rs in runs.items():
+        seconds = statistics.median(r[0] for r in rs)
+        results[workers] = {
+            "seconds": seconds, "images_per_s": len(tiles) / seconds, "megapixels_per_s": rs[0][1] / seconds,
+            "all_seconds": [round(r[0], 1) for r in rs], "by_worker": rs[0][2],
+            "cold_start_s": cold[workers][0], "torch_threads": cold[workers][1],
+        }
+    return results
 
 
 def main() -> None:
@@ -113,13 +127,11 @@ def main() -> None:
         tiles = make_tiles(args.data / "val" / "images", args.images, work / "tiles")
         print(f"{len(tiles)} tiles of {TILE}x{TILE} ({len(tiles) * TILE * TILE / 1e6:.1f} MP), options {asdict(options)}, "
               f"{os.cpu_count()} cores, load average {_load()}", flush=True)
-        results = {}
-        for workers in (1, 2):
-            results[workers] = r = measure(tiles, work, workers, options, args.repeats)
+        results = measure(tiles, work, options, args.repeats)
+        for workers, r in results.items():
             print(f"{workers} worker(s): {r['images_per_s']:.2f} images/s, {r['megapixels_per_s']:.3f} MP/s "
-                  f"(median of {args.repeats}: {r['all_seconds']} s; cold start {r['cold_start_s']:.1f} s; "
-                  f"torch threads per worker {r['torch_threads']}; images per worker {r['by_worker']}; "
-                  f"load average {_load()})", flush=True)
+                  f"(median of {r['all_seconds']} s; cold start {r['cold_start_s']:.1f} s; "
+                  f"torch threads per worker {r['torch_threads']}; images per worker {r['by_worker']})")
         speedup = results[2]["images_per_s"] / results[1]["images_per_s"]
         print(f"speed-up 2 vs 1 worker: {speedup:.2f}x, scaling efficiency {speedup / 2:.0%} "
               f"(target >= 1.70x: {'met' if speedup >= 1.7 else 'NOT met'})")

@@ -11,21 +11,26 @@ import pytest
 import tifffile
 from jpype import JClass
 
+from fiji_bridge.annotation import Annotation
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.rois.labels import annotations_to_labels
-from fiji_bridge.runtime.macro import MacroError
-from fiji_bridge.annotation import Annotation
+from fiji_bridge.runtime.macro import MacroError, dialog_text
 
 pytestmark = pytest.mark.imagej
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
+def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
+    """Poll until ``condition()`` is truthy; fail at once with its text if ImageJ shows an error message."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
+        errors = [dialog_text(w) for w in JClass("java.awt.Window").getWindows()
+                  if w.isShowing() and w.getClass().getName() == "ij.gui.MessageDialog"]
+        if errors:
+            raise AssertionError(f"ImageJ showed {errors} while waiting for {what}")
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -136,19 +141,19 @@ def test_recorder_records_both_commands_and_the_recording_replays(clean_ij, dsb_
     recorder = wait_for(lambda: Recorder.getInstance(), "the Recorder window")
     first = 'run("Labels to ROIs", "slices=current clear");'
     second = 'run("ROIs to Labels", "output=32-bit values=name");'
+    recorded = lambda line: line in str(recorder.getText()) and str(recorder.getText())  # noqa: E731
     try:
         assert recorder.isShowing()
         source = show(dsb_labels, "nuclei")
         _run_from_menu_and_press_ok(clean_ij, "Labels to ROIs", {0: "current"}, {0: True})
-        expected_count = len(np.unique(dsb_labels)) - 1
-        wait_for(lambda: clean_ij.RoiManager.getInstance() is not None
-                 and clean_ij.RoiManager.getInstance().getCount() == expected_count, "ROIs in the ROI Manager")
+        # the Recorder writes a command's line when the command returns; a user starts the next one after that
+        wait_for(lambda: recorded(first), f"the Recorder to show {first}")
+        assert clean_ij.RoiManager.getInstance().getCount() == len(np.unique(dsb_labels)) - 1
         _run_from_menu_and_press_ok(clean_ij, "ROIs to Labels", {0: "32-bit", 1: "name"}, {})
-        wait_for(lambda: clean_ij.WindowManager.getCurrentImage() != source, "the label image")
+        text = wait_for(lambda: recorded(second), f"the Recorder to show {second}")
         made = clean_ij.WindowManager.getCurrentImage()
+        assert made != source
         np.testing.assert_array_equal(imageplus_to_numpy(made), dsb_labels.astype(np.float32))
-        # the Recorder writes a command's line when the command returns
-        text = wait_for(lambda: second in str(recorder.getText()) and str(recorder.getText()), "the recorded line")
     finally:
         _dispose_dialogs()
         recorder.close()

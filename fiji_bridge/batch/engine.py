@@ -172,6 +172,8 @@ def make_client(scheduler: str | None = None, workers: int | None = None) -> Any
     cluster = LocalCluster(
         n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
         host="127.0.0.1", env={var: "1" for var in THREAD_VARIABLES}, silence_logs=logging.ERROR,
+        # no dashboard; the scheduler's small HTTP server on a free local port, not on 8787
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
     return Client(cluster)
 
@@ -236,6 +238,8 @@ def run_batch(
     ``scheduler`` uses an existing
     dask.distributed scheduler instead; ``client`` reuses an open client.
     """
+    if scheduler and workers is not None:
+        raise InputError("--workers sizes a local cluster; with --scheduler the cluster's own workers run the batch")
     outdir = Path(outdir)
     options = json.loads(json.dumps(dict(options or {})))
     outdir.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 
 Pixel data cross as bulk copies, never element by element: numpy -> Java wraps the numpy
 memory in a direct NIO buffer and Java copies it into a new primitive array; Java -> numpy
-copies out of JPype's buffer view of the primitive array. No Java array is ever built from a
-Python list. Every conversion returns a copy, never a view, so later edits on either side are
+has Java copy into a reused staging buffer that numpy copies on. No Java array is ever built
+from a Python list. Every conversion returns a copy, never a view, so later edits on either side are
 not seen by the other.
 
 Axis order is ImageJ's: ``("t", "z", "c", "y", "x")``, keeping only the axes ImageJ reports
@@ -21,6 +21,7 @@ Conversion rules from numpy to ImageJ:
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,17 +84,37 @@ def to_java_array(values: np.ndarray) -> Any:
     return out
 
 
+_STAGING_BYTES = 1 << 23  # 8 MiB per thread, reused for every Java -> numpy copy
+_staging = threading.local()
+
+
+def _staging_buffer() -> tuple[np.ndarray, Any]:
+    """This thread's staging bytes and the direct NIO buffer over them (kept for the process)."""
+    if not hasattr(_staging, "pair"):
+        memory = np.empty(_STAGING_BYTES, dtype=np.uint8)
+        _staging.pair = (memory, _native_buffer(memory))
+    return _staging.pair
+
+
 def from_java_array(values: Any, dtype: np.dtype, out: np.ndarray | None = None) -> np.ndarray:
     """Copy a Java primitive array into ``out`` (1-D, contiguous) or a new numpy array.
 
-    Goes through JPype's buffer view of the array, released before returning (a direct NIO
-    buffer over numpy memory would keep that memory alive until the next Java GC).
+    Java bulk-copies the array, a piece at a time, into a reused staging buffer that numpy
+    copies on. A direct buffer over ``out`` itself would keep that memory alive until the next
+    Java GC; JPype's own buffer view costs a fresh native allocation per call.
     """
-    with memoryview(values) as view:
-        source = np.frombuffer(view, dtype=dtype)
-        if out is None:
-            return source.copy()
-        np.copyto(out, source, casting="no")
+    dtype = np.dtype(dtype)
+    size = len(values)
+    if out is None:
+        out = np.empty(size, dtype=dtype)
+    memory, buffer = _staging_buffer()
+    buffer.clear()  # typed views start at the byte buffer's position, which a byte copy moved
+    staged, typed = memory.view(dtype), _typed_view(buffer, dtype)
+    for start in range(0, size, staged.size):
+        count = min(staged.size, size - start)
+        typed.clear()
+        typed.put(values, start, count)
+        out[start:start + count] = staged[:count]
     return out
 
 

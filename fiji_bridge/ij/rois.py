@@ -105,7 +105,11 @@ def _compiled_helper_dir() -> Path | None:
 
 def annotation_to_roi(ann: Annotation) -> Any:
     """A new ij.gui.Roi for one annotation."""
-    _validate([ann])
+    _Batch([ann])
+    return _roi_with_properties(ann)
+
+
+def _roi_with_properties(ann: Annotation) -> Any:
     roi = _make_roi(ann)
     if ann.name:
         roi.setName(ann.name)
@@ -191,11 +195,11 @@ def annotations_to_rois(anns: Sequence[Annotation]) -> Any:
     anns = list(anns)
     if not anns:
         return jpype.JArray(jpype.JClass("ij.gui.Roi"))(0)
-    _validate(anns)
+    batch = _Batch(anns)
     helper = java_helper()
     if helper is None:
-        return jpype.JArray(jpype.JClass("ij.gui.Roi"))([annotation_to_roi(a) for a in anns])
-    return helper.build(*_pack(anns))
+        return jpype.JArray(jpype.JClass("ij.gui.Roi"))([_roi_with_properties(a) for a in anns])
+    return helper.build(*batch.packed())
 
 
 def rois_to_annotations(rois: Any) -> list[Annotation]:
@@ -206,22 +210,6 @@ def rois_to_annotations(rois: Any) -> list[Annotation]:
     if not isinstance(rois, jpype.JArray):
         rois = jpype.JArray(jpype.JClass("ij.gui.Roi"))(list(rois))
     return _unpack(helper.pack(rois))
-
-
-def _pack(anns: list[Annotation]) -> list[Any]:
-    paths = [p for a in anns for p in a.paths]
-    xy = np.concatenate(paths).astype(np.float32)
-    path_starts = np.zeros(len(paths) + 1, dtype=np.int32)
-    path_starts[1:] = np.cumsum([len(p) for p in paths])
-    roi_paths = np.zeros(len(anns) + 1, dtype=np.int32)
-    roi_paths[1:] = np.cumsum([len(a.paths) for a in anns])
-    ints = lambda values: to_java_array(np.asarray(values, dtype=np.int32))  # noqa: E731
-    colors = [_argb(a, i) if a.stroke_color is not None else 0 for i, a in enumerate(anns)]
-    has_color = jpype.JArray(jpype.JBoolean)(np.array([a.stroke_color is not None for a in anns]))
-    names = "\0".join(a.name for a in anns)
-    return [to_java_array(xy[:, 0]), to_java_array(xy[:, 1]), to_java_array(path_starts), to_java_array(roi_paths),
-            ints([TYPE_CODES[a.roi_type] for a in anns]), jpype.JString(names),
-            ints([a.group for a in anns]), ints([a.position for a in anns]), ints(colors), has_color]
 
 
 def _unpack(packed: Any) -> list[Annotation]:
@@ -250,26 +238,56 @@ def _unpack(packed: Any) -> list[Annotation]:
     return anns
 
 
-def _validate(anns: list[Annotation]) -> None:
-    """Raise InputError naming the first annotation ImageJ cannot hold (vectorised: batches are large)."""
-    counts = np.fromiter((len(a.polygon) for a in anns), dtype=np.int64, count=len(anns))
-    needed = np.fromiter((_MIN_POINTS.get(a.roi_type, 3 if a.is_area else 1) for a in anns), dtype=np.int64,
-                         count=len(anns))
-    for i in np.flatnonzero(counts < needed)[:1].tolist():
-        raise InputError(f"{_label(anns[i], i)}: a {anns[i].roi_type} ROI needs at least {needed[i]} points, "
-                         f"got {counts[i]}")
-    if not np.isfinite(np.concatenate([p for a in anns for p in a.paths])).all():
-        i = next(i for i, a in enumerate(anns) if not all(np.isfinite(p).all() for p in a.paths))
-        raise InputError(f"{_label(anns[i], i)} has coordinates that are not finite numbers")
-    for i, ann in enumerate(anns):
-        if "\0" in ann.name:
-            raise InputError(f"{_label(ann, i)}: ROI names cannot contain NUL characters")
-        if ann.roi_type in ("rectangle", "oval"):
-            (x0, y0), (x1, y1) = ann.polygon.min(axis=0), ann.polygon.max(axis=0)
-            if x1 <= x0 or y1 <= y0:
-                raise InputError(f"{_label(ann, i)}: a {ann.roi_type} ROI needs a bounding box wider and taller than 0")
-        if ann.stroke_color is not None:
-            _argb(ann, i)
+class _Batch:
+    """Annotations checked once and flattened into the arrays RoiBridge.build takes."""
+
+    def __init__(self, anns: list[Annotation]):
+        self.anns = anns
+        per_roi = [a.paths for a in anns]
+        self.path_counts = np.fromiter((len(p) for p in per_roi), dtype=np.int32, count=len(anns))
+        self.paths = [p for paths in per_roi for p in paths]
+        self.xy = np.concatenate(self.paths)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Raise InputError naming the first annotation ImageJ cannot hold."""
+        anns = self.anns
+        counts = np.fromiter((len(a.polygon) for a in anns), dtype=np.int64, count=len(anns))
+        needed = np.fromiter((_MIN_POINTS.get(a.roi_type, 3 if a.is_area else 1) for a in anns), dtype=np.int64,
+                             count=len(anns))
+        for i in np.flatnonzero(counts < needed)[:1].tolist():
+            raise InputError(f"{_label(anns[i], i)}: a {anns[i].roi_type} ROI needs at least {needed[i]} points, "
+                             f"got {counts[i]}")
+        if not np.isfinite(self.xy).all():
+            i = next(i for i, a in enumerate(anns) if not all(np.isfinite(p).all() for p in a.paths))
+            raise InputError(f"{_label(anns[i], i)} has coordinates that are not finite numbers")
+        self.colors = np.zeros(len(anns), dtype=np.int32)
+        self.has_color = np.zeros(len(anns), dtype=bool)
+        for i, ann in enumerate(anns):
+            if "\0" in ann.name:
+                raise InputError(f"{_label(ann, i)}: ROI names cannot contain NUL characters")
+            if ann.roi_type in ("rectangle", "oval"):
+                (x0, y0), (x1, y1) = ann.polygon.min(axis=0), ann.polygon.max(axis=0)
+                if x1 <= x0 or y1 <= y0:
+                    raise InputError(f"{_label(ann, i)}: a {ann.roi_type} ROI needs a bounding box wider and "
+                                     "taller than 0")
+            if ann.stroke_color is not None:
+                self.colors[i], self.has_color[i] = _argb(ann, i), True
+
+    def packed(self) -> list[Any]:
+        """Arguments of RoiBridge.build (layout documented in RoiBridge.java)."""
+        anns = self.anns
+        xy = self.xy.astype(np.float32)
+        path_starts = np.zeros(len(self.paths) + 1, dtype=np.int32)
+        path_starts[1:] = np.cumsum(np.fromiter((len(p) for p in self.paths), dtype=np.int64, count=len(self.paths)))
+        roi_paths = np.zeros(len(anns) + 1, dtype=np.int32)
+        roi_paths[1:] = np.cumsum(self.path_counts)
+        ints = lambda values: to_java_array(np.asarray(values, dtype=np.int32))  # noqa: E731
+        return [to_java_array(xy[:, 0]), to_java_array(xy[:, 1]), to_java_array(path_starts),
+                to_java_array(roi_paths), ints([TYPE_CODES[a.roi_type] for a in anns]),
+                jpype.JString("\0".join(a.name for a in anns)), ints([a.group for a in anns]),
+                ints([a.position for a in anns]), to_java_array(self.colors),
+                jpype.JArray(jpype.JBoolean)(self.has_color)]
 
 
 def _label(ann: Annotation, index: int) -> str:

@@ -20,7 +20,11 @@ _LOCK = threading.Lock()
 
 @dataclass
 class NucleusModel:
-    """The network and the nucleus size (pixels) it was trained for."""
+    """The network and the nucleus diameter (pixels) that images are rescaled to for it.
+
+    ``target_diameter`` is the config's ``inference_diameter`` (tuned on val) when present,
+    else the training normalisation ``target_diameter``.
+    """
 
     net: UNet
     target_diameter: float
@@ -40,7 +44,8 @@ def load_model(path: str | Path | None = None) -> NucleusModel:
             net = UNet(tuple(config["widths"]))
             net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
             net.eval().to(memory_format=torch.channels_last)
-            _CACHE[key] = NucleusModel(net, float(config["target_diameter"]), config)
+            target = float(config.get("inference_diameter", config["target_diameter"]))
+            _CACHE[key] = NucleusModel(net, target, config)
         return _CACHE[key]
 
 

@@ -20,13 +20,13 @@ from skimage.segmentation import watershed
 class PostProcessing:
     """Parameters tuned on DSB2018 ``val`` (see models/nucleus/MODEL_CARD.md)."""
 
-    foreground_threshold: float = 0.5
+    foreground_threshold: float = 0.6
     seed_source: str = "distance"
     seed_threshold: float = 0.5
     min_seed_area: float = 4.0
-    min_area: float = 20.0
+    min_area: float = 40.0
     max_hole_area: float = 40.0
-    merge_ratio: float = 1.01
+    merge_ratio: float = 0.9
 
 
 def _fill_small_holes(foreground: np.ndarray, max_area: float) -> np.ndarray:

@@ -4,8 +4,12 @@ The model segments a preview of the image (the whole image, or a central crop, o
 ``PREVIEW_AREA`` pixels at the scale used); the median equivalent diameter of the objects
 found gives the scale that brings nuclei to the model's target size. The preview is redone at
 that scale until the scale agrees with the estimate within ``AGREEMENT`` (at most
-``MAX_ROUNDS`` previews), since nuclei far from the target size are segmented less well. If
-the first preview finds nothing, the image is tried zoomed in and out by ``RETRY_ZOOM``.
+``MAX_ROUNDS`` previews), since nuclei far from the target size are segmented less well.
+The first preview is coarse (the image shrunk to about ``START_AREA`` pixels): nuclei that
+look too large to the model are cut into target-sized pieces, a wrong answer that agrees
+with itself, while nuclei that look too small merely come out too small or merged, which the
+next rounds correct by zooming in. If the first preview finds nothing, the image is tried
+zoomed in by ``RETRY_ZOOM`` and its square.
 When the last preview covered the whole image at the chosen scale its maps are returned, so
 ``segment_nuclei`` need not run the network again.
 """
@@ -23,7 +27,8 @@ from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise
 from fiji_bridge.nucleaizer.targets import median_diameter
 
 PREVIEW_AREA = 640 * 640
-MAX_ROUNDS = 3
+START_AREA = 256 * 256
+MAX_ROUNDS = 5
 AGREEMENT = 1.15
 RETRY_ZOOM = 2.5
 SCALE_LIMITS = (1 / 16, 4.0)
@@ -60,12 +65,12 @@ def _preview(model: NucleusModel, image: Image, scale: float, params: PostProces
 
 def estimate_size(model: NucleusModel, image: Image, params: PostProcessing = PostProcessing()) -> SizeEstimate | None:
     """Estimate the nucleus size of ``image`` = (RGB array, low, high intensity); None if no nuclei are found."""
-    scale = min(1.0, math.sqrt(PREVIEW_AREA / (image[0].shape[0] * image[0].shape[1])))
+    scale = min(1.0, math.sqrt(START_AREA / (image[0].shape[0] * image[0].shape[1])))
     diameter, count, maps = _preview(model, image, scale, params)
-    for retry in (scale * RETRY_ZOOM, scale / RETRY_ZOOM):
+    for retry in (scale * RETRY_ZOOM, scale * RETRY_ZOOM**2):
         if count:
             break
-        scale = retry
+        scale = min(retry, SCALE_LIMITS[1])
         diameter, count, maps = _preview(model, image, scale, params)
     if not count:
         return None

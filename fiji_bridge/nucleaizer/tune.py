@@ -1,7 +1,8 @@
 """Tune the post-processing parameters on DSB2018 ``val`` (never used for training).
 
-The network maps of every val image are computed once (size estimated as in
-``segment_nuclei``), then parameter settings are scored by the mean DSB score over images in
+First the inference scale (the nucleus diameter images are rescaled to, ``--diameters``) is
+chosen with the current parameters. The network maps of every val image are computed once
+per scale (size estimated as in ``segment_nuclei``), then parameter settings are scored by the mean DSB score over images in
 two stages (seeds and foreground first, then sizes and merging around the best of stage 1);
 every setting and the best one are printed.
 
@@ -19,9 +20,9 @@ import tifffile
 import torch
 
 from fiji_bridge.evaluation import image_scores
-from fiji_bridge.nucleaizer.inference import as_tensor, load_model, predict_maps, resize_tensor
+from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
 from fiji_bridge.nucleaizer.pipeline import POSTPROCESSING
-from fiji_bridge.nucleaizer.postprocess import maps_to_labels
+from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
 from fiji_bridge.nucleaizer.size import estimate_size
 
@@ -39,9 +40,8 @@ STAGES = (
 )
 
 
-def val_maps(data: Path, weights: Path | None) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def val_maps(data: Path, model: NucleusModel) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """(maps at input resolution, true labels, scale) per val image."""
-    model = load_model(weights)
     out = []
     for path in sorted((data / "val" / "images").glob("*.tif")):
         rgb = to_three_channels(tifffile.imread(path))
@@ -55,13 +55,30 @@ def val_maps(data: Path, weights: Path | None) -> list[tuple[np.ndarray, np.ndar
     return out
 
 
+def score(cached: list[tuple[np.ndarray, np.ndarray, float]], params: PostProcessing) -> tuple[float, float]:
+    """Mean DSB score and mean AP(0.5) over the cached val maps."""
+    scores = [image_scores(truth, maps_to_labels(maps, params, 1 / scale**2)) for maps, truth, scale in cached]
+    return float(np.mean([s["dsb"] for s in scores])), float(np.mean([s["ap50"] for s in scores]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/dsb2018"))
     parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--diameters", type=float, nargs="+", default=[20.0, 24.0, 28.0],
+                        help="nucleus diameters (px) to try as the inference scale")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    cached = val_maps(args.data, args.weights)
+    model = load_model(args.weights)
+    by_diameter, scores = {}, {}
+    for diameter in args.diameters:
+        model.target_diameter = diameter
+        by_diameter[diameter] = val_maps(args.data, model)
+        scores[diameter] = score(by_diameter[diameter], POSTPROCESSING)
+        print(f"inference diameter {diameter:g} px: dsb={scores[diameter][0]:.4f} ap50={scores[diameter][1]:.4f}", flush=True)
+    best_diameter = max(scores, key=lambda d: scores[d][0])
+    print(f"best inference diameter: {best_diameter:g} px", flush=True)
+    cached = by_diameter[best_diameter]
     best = POSTPROCESSING
     for stage in STAGES:
         results = []
@@ -69,8 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             params = replace(best, **dict(zip(stage, values)))
             if params.seed_source == "boundary" and params.seed_threshold < 0.4:
                 continue
-            scores = [image_scores(truth, maps_to_labels(maps, params, 1 / scale**2)) for maps, truth, scale in cached]
-            dsb, ap50 = np.mean([s["dsb"] for s in scores]), np.mean([s["ap50"] for s in scores])
+            dsb, ap50 = score(cached, params)
             results.append((dsb, ap50, params))
             print(f"dsb={dsb:.4f} ap50={ap50:.4f} {params}", flush=True)
         dsb, ap50, best = max(results, key=lambda r: r[0])
