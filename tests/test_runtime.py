@@ -84,6 +84,23 @@ def test_macro_error_comes_back_within_seconds(clean_ij, code, expected):
     assert clean_ij.run_macro('return "still works";') == "still works"
 
 
+def test_many_error_dialogs_in_a_row_never_block(clean_ij, tmp_path):
+    script = tmp_path / "Fails_Loudly.py"
+    script.write_text("from ij import IJ\nIJ.error('Fails Loudly', 'a failure from a script')\n")
+    for _ in range(15):
+        started = time.monotonic()
+        with pytest.raises(MacroError, match="a failure from a script"):
+            clean_ij.run_macro(f'newImage("a", "8-bit", 8, 8, 1); runMacro("{script}");')
+        assert time.monotonic() - started < 10
+        clean_ij.close_images()
+
+
+def test_the_guard_can_release_a_dialog_wait_loop(bridge):
+    from fiji_bridge.runtime import macro
+
+    assert macro._secondary_loop_field() is not None  # needs --add-opens java.desktop/java.awt
+
+
 def test_no_dialog_is_left_open_after_a_macro_error(clean_ij):
     from jpype import JClass
 

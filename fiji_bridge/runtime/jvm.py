@@ -38,6 +38,7 @@ def imagej1_options(mode: str, home: Path) -> list[str]:
         "-Dpython.console.encoding=UTF-8",
         "-Dfile.encoding=UTF-8",
         "-Djava.security.manager=allow",  # block_system_exit needs it from Java 18 on
+        "--add-opens=java.desktop/java.awt=ALL-UNNAMED",  # the macro dialog guard reads Dialog.secondaryLoop
     ]
 
 
@@ -57,7 +58,7 @@ def start_fiji(target: str, mode: str) -> Any:
     import scyjava
 
     scyjava.config.set_java_constraints(fetch="never")
-    scyjava.config.add_option(f"-Xmx{heap_size()}")
+    scyjava.config.add_options([f"-Xmx{heap_size()}", "--add-opens=java.desktop/java.awt=ALL-UNNAMED"])
     try:
         return imagej.init(target, mode=mode, add_legacy=True)
     except Exception as exc:  # pyimagej raises many kinds (Maven, JVM, UnboundLocalError offline)

@@ -44,6 +44,19 @@ def dialog_text(dialog) -> str:
     return f"{title}: {text}" if title and text else title or text
 
 
+def _secondary_loop_field():
+    """java.awt.Dialog's private `secondaryLoop` (readable with --add-opens java.desktop/java.awt), or None."""
+    try:
+        field = _java("java.awt.Dialog").class_.getDeclaredField("secondaryLoop")
+        field.setAccessible(True)
+        return field
+    except Exception:  # not opened to us: the guard then relies on the delay before closing
+        return None
+
+
+_SECONDARY_LOOP = None
+
+
 class DialogGuard:
     """While active, closes every blocking dialog that opens (as Cancel would) and keeps its text."""
 
@@ -53,7 +66,7 @@ class DialogGuard:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="fiji_bridge-dialog-guard", daemon=True)
         self._before: set[int] = set()
-        self._handled: set[int] = set()
+        self._handled: dict[int, object] = {}
 
     def _showing_dialogs(self):
         """Dialogs that block a macro: modal ones, and ImageJ's waitForUser dialog."""
@@ -86,17 +99,34 @@ class DialogGuard:
 
     def _watch(self) -> None:
         identity = _java("java.lang.System").identityHashCode
+        seen_once: set[int] = set()
         while not self._stop.wait(_POLL_S):
             try:
                 if self._on_poll is not None:
                     self._on_poll()
                 for dialog in self._showing_dialogs():
                     key = identity(dialog)
-                    if key not in self._before:
-                        self._close_or_dispose(dialog, first_time=key not in self._handled)
-                        self._handled.add(key)
+                    if key in self._before:
+                        continue
+                    if key not in seen_once:  # let show() reach its wait loop before cancelling
+                        seen_once.add(key)
+                        continue
+                    self._close_or_dispose(dialog, first_time=key not in self._handled)
+                    self._handled[key] = dialog
+                self._release_stuck_loops()
             except Exception:  # the guard must outlive any odd window, or a dialog would block forever
                 log.exception("dialog guard: unexpected error")
+
+    def _release_stuck_loops(self) -> None:
+        """End the wait loop of a closed dialog whose show() missed the close (an AWT race)."""
+        from jpype import JObject
+
+        if _SECONDARY_LOOP is None:
+            return
+        for dialog in self._handled.values():
+            loop = _SECONDARY_LOOP.get(dialog) if not dialog.isShowing() else None
+            if loop is not None:
+                JObject(loop, "java.awt.SecondaryLoop").exit()
 
     def _close_or_dispose(self, dialog, first_time: bool) -> None:
         try:
@@ -108,7 +138,9 @@ class DialogGuard:
             dialog.dispose()
 
     def __enter__(self) -> "DialogGuard":
+        global _SECONDARY_LOOP
         if not _java("java.awt.GraphicsEnvironment").isHeadless():
+            _SECONDARY_LOOP = _SECONDARY_LOOP or _secondary_loop_field()
             identity = _java("java.lang.System").identityHashCode
             self._before = {identity(d) for d in self._showing_dialogs()}
             self._thread.start()
