@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import math
 
 import numpy as np
 import pytest
@@ -111,15 +112,80 @@ def test_mask_outlines_fill_back_to_mask(mask: np.ndarray) -> None:
                                                          roi_type="composite"), mask.shape), mask)
 
 
-coordinate = st.floats(-3, 23, allow_nan=False).map(lambda v: round(v, 3))
+def polygon_filler_reference(paths: list[np.ndarray], shape: tuple[int, int], composite: bool) -> np.ndarray:
+    """Slow, line-by-line port of ImageJ 1.53t's PolygonFiller as PolygonRoi.getMask
+    (``composite`` False) and ShapeRoi.getMask (True) use it, placed in an image of ``shape``:
+    float32 vertices relative to the ROI's bounds, an active edge list, x advanced by the slope
+    row by row, spans from (int)(x + 0.5)."""
+    p32 = [np.asarray(p, np.float32) for p in paths]
+    low = np.min([p.min(axis=0) for p in p32], axis=0)
+    corner = np.floor(low.astype(np.float64))
+    if composite:
+        local = [(p.astype(np.float64) - corner).astype(np.float32).astype(np.float64) for p in p32]
+    else:
+        local = [(p - low).astype(np.float64) + (low - corner) for p in p32]
+    edges = []  # [x at the current row, first row, end row, slope]
+    for p in local:
+        for (x1, y1), (x2, y2) in zip(p.tolist(), np.roll(p, -1, axis=0).tolist()):
+            r1, r2 = math.floor(y1 + 0.5), math.floor(y2 + 0.5)  # Math.round (exact for these)
+            if r1 == r2:
+                continue
+            if r1 > r2:
+                r1, r2, x1, y1, x2, y2 = r2, r1, x2, y2, x1, y1
+            slope = (x2 - x1) / (y2 - y1)
+            edges.append([x1 + (r1 - y1 + 0.5) * slope + 1e-8, r1, r2, slope])
+    h, w = shape
+    out = np.zeros(shape, dtype=bool)
+    for r in range(min((e[1] for e in edges), default=0), max((e[2] for e in edges), default=0)):
+        active = [e for e in edges if e[1] <= r < e[2]]
+        xs = sorted(e[0] for e in active)
+        y = r + int(corner[1])
+        for a, b in zip(xs[0::2], xs[1::2]):
+            c1, c2 = (min(max(int(v + 0.5) + int(corner[0]), 0), w) for v in (a, b))
+            if 0 <= y < h:
+                out[y, c1:c2] = True
+        for e in active:
+            e[0] += e[3]
+    return out
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.tuples(coordinate, coordinate), min_size=3, max_size=9), min_size=1, max_size=3))
-def test_float_polygons_rasterise_by_pixel_centres(paths: list) -> None:
+coordinate = st.one_of(
+    st.floats(-3, 23, allow_nan=False).map(lambda v: round(v, 3)),
+    st.integers(-6, 46).map(lambda v: v / 2),  # pixel centres, edges and vertices on row centres
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(coordinate, coordinate), min_size=3, max_size=9), min_size=1, max_size=3),
+       st.booleans())
+def test_float_polygons_rasterise_as_imagej_polygonfiller(paths: list, composite: bool) -> None:
     paths = [np.array(p, dtype=np.float64) for p in paths]
-    ann = Annotation(paths[0], subpaths=tuple(paths[1:]), roi_type="composite")
-    assert np.array_equal(annotation_mask(ann, (20, 18)), even_odd_reference(paths, (20, 18)))
+    if not composite:
+        paths = paths[:1]
+    ann = Annotation(paths[0], subpaths=tuple(paths[1:]), roi_type="composite" if composite else "polygon")
+    assert np.array_equal(annotation_mask(ann, (20, 18)), polygon_filler_reference(paths, (20, 18), composite))
+
+
+def test_ties_follow_imagej() -> None:
+    """Centres on a left edge are out, on a right edge in; a vertex on a row centre belongs to
+    the edge below it (ImageJ 1.53t, checked against ij.jar in test_rois_imagej.py)."""
+    triangle = annotation_mask(Annotation([[0, 0], [3, 1], [2, 3]]), (4, 4))
+    assert triangle.astype(int).tolist() == [[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    quad = annotation_mask(Annotation([[1, 1], [8, 2], [9, 9], [2, 7]]), (10, 10))
+    assert quad[1, 4] and quad[5, 8]
+    diamond = annotation_mask(Annotation([[2.5, 0.5], [4.5, 2.5], [2.5, 4.5], [0.5, 2.5]]), (5, 5))
+    assert diamond.astype(int).tolist() == [[0, 0, 0, 0, 0], [0, 0, 1, 1, 0], [0, 1, 1, 1, 1],
+                                            [0, 0, 1, 1, 0], [0, 0, 0, 0, 0]]
+
+
+def test_float_rectangles_cover_imagej_integer_bounds() -> None:
+    """ImageJ's Roi(x, y, w, h) has no mask: pixels (int) x .. (int) x + ceil(w) - 1."""
+    box = Annotation([[1.6, 2.4], [5.4, 2.4], [5.4, 3.6], [1.6, 3.6]], roi_type="rectangle")
+    expected = np.zeros((6, 7), bool)
+    expected[2:4, 1:5] = True
+    assert np.array_equal(annotation_mask(box, (6, 7)), expected)
+    flat = Annotation([[1, 1], [3, 1], [3, 1], [1, 1]], roi_type="rectangle")
+    assert annotation_mask(flat, (3, 4)).astype(int).tolist() == [[0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0]]
 
 
 # ------------------------------------------------------------------ cases

@@ -188,43 +188,114 @@ def labels_to_annotations(
 
 
 def _area_paths(ann: Annotation) -> list[np.ndarray]:
+    """The outlines ImageJ fills for ``ann`` (not yet checked for finite coordinates); a rectangle
+    becomes the whole-pixel box ImageJ's Roi(x, y, width, height) covers."""
     name = ann.name or "(unnamed)"
     if not ann.is_area:
         raise InputError(f"ROI {name} is a {ann.roi_type}, not an area: it has no pixel mask")
     paths = [p for p in ann.paths if len(p) >= 3]
     if not paths:
         raise InputError(f"ROI {name} has fewer than 3 vertices: it encloses no area")
-    if not all(np.isfinite(p).all() for p in paths):
-        raise InputError(f"ROI {name} has coordinates that are not finite numbers")
+    if ann.roi_type == "rectangle":
+        return [_rectangle_box(np.concatenate(paths))]
     return paths
 
 
-def _spans(anns: Sequence[Annotation], h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of pixels inside each annotation (centre inside, even-odd over all its outlines),
-    clipped to an h x w image: (annotation index, row, first column, end column), sorted by
-    annotation index."""
+def _rectangle_box(points: np.ndarray) -> np.ndarray:
+    """Integer outline of the pixels ImageJ's Roi(x, y, width, height) covers: it has no mask, so
+    its whole integer bounds, from (int) x and max(ceil(width), 1) (ImageJ 1.53t)."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    x0, y0 = np.trunc(low)
+    x1, y1 = np.trunc(low) + np.maximum(np.ceil(high - low), 1)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def _outlines(anns: Sequence[Annotation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All outlines of all annotations, one annotation after another: (vertices (N, 2), number of
+    vertices of each outline, annotation index of each outline)."""
     paths = [(i, p) for i, ann in enumerate(anns) for p in _area_paths(ann)]
+    points = np.concatenate([p for _, p in paths])
     sizes = np.array([len(p) for _, p in paths], dtype=np.int64)
-    owner = np.repeat(np.array([i for i, _ in paths], dtype=np.int64), sizes)
-    start = np.concatenate([p for _, p in paths])
-    following = np.arange(1, start.shape[0] + 1)
+    path_owner = np.array([i for i, _ in paths], dtype=np.int64)
+    finite = np.isfinite(points).all(axis=1)
+    if not finite.all():
+        name = anns[np.repeat(path_owner, sizes)[np.argmin(finite)]].name or "(unnamed)"
+        raise InputError(f"ROI {name} has coordinates that are not finite numbers")
+    return points, sizes, path_owner
+
+
+def _imagej_frame(points: np.ndarray, owner: np.ndarray, composite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices as ImageJ's PolygonFiller gets them, and the integer corner they are relative to.
+
+    ``owner`` is the annotation index of each vertex (ascending), ``composite`` tells for each
+    annotation whether ImageJ holds it as a ShapeRoi. ImageJ keeps float32 coordinates relative
+    to the ROI's bounds: a PolygonRoi as float32 offsets from its float bounds corner, given to
+    the filler plus that corner's distance from the integer corner; a ShapeRoi as float32
+    offsets from the integer corner. Returns (local (N, 2) float64, integer corner of each
+    annotation (M, 2) float64)."""
+    p32 = points.astype(np.float32)
+    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    low = np.minimum.reduceat(p32, first, axis=0)
+    corner = np.floor(low.astype(np.float64))
+    origin = np.where(composite[:, None], corner.astype(np.float32), low)
+    local = (p32 - origin[owner]).astype(np.float64)  # rounded to float32 as in ImageJ
+    local += (origin - corner)[owner]
+    return local, corner
+
+
+def _java_round(v: np.ndarray) -> np.ndarray:
+    """Java's Math.round for v >= 0: the nearest integer, halves up (without rounding v + 0.5)."""
+    down = np.floor(v)
+    return down + (v - down >= 0.5)
+
+
+def _crossings(anns: Sequence[Annotation], h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the outlines cross the rows of an h x w image, as ImageJ 1.53t's PolygonFiller
+    (PolygonRoi.getMask, ShapeRoi.getMask) finds them: (annotation index, row, column from
+    which the crossing toggles the pixels of the row), clipped to the image.
+
+    In ImageJ's frame (see _imagej_frame) an edge from (x1, y1) to (x2, y2) with
+    round(y1) < round(y2) (round: halves up) meets the rows r from round(y1) to round(y2) - 1 at
+    x = x1 + (round(y1) + 0.5 - y1) * slope + 1e-8 + (r - round(y1)) * slope, and toggles the
+    pixels from column (int)(x + 0.5) on. ImageJ adds the slope row by row where this multiplies,
+    which differs in the last bits only, far below the 1e-8 nudge."""
+    points, sizes, path_owner = _outlines(anns)
+    owner = np.repeat(path_owner, sizes)
+    composite = np.array([ann.roi_type == "composite" for ann in anns])
+    local, corner = _imagej_frame(points, owner, composite)
     ends = np.cumsum(sizes)
+    following = np.arange(1, local.shape[0] + 1)
     following[ends - 1] = ends - sizes  # each outline closes on its first vertex
-    # orient every edge downwards so that both directions give bit-identical crossings
-    down = start[:, 1] <= start[following, 1]
-    ax, ay = np.where(down, start[:, 0], start[following, 0]), np.where(down, start[:, 1], start[following, 1])
-    bx, by = np.where(down, start[following, 0], start[:, 0]), np.where(down, start[following, 1], start[:, 1])
-    # an edge crosses the centres (r + 0.5) of rows r in [ceil(lo - 0.5), ceil(hi - 0.5))
-    r0 = np.clip(np.ceil(ay - 0.5), 0, h).astype(np.int64)
-    r1 = np.clip(np.ceil(by - 0.5), 0, h).astype(np.int64)
+    band = _java_round(local[:, 1])
+    edge = np.flatnonzero(band != band[following])  # an edge within one row band crosses no row
+    a, b = edge, following[edge]
+    down = band[a] < band[b]
+    a, b = np.where(down, a, b), np.where(down, b, a)  # start at the smaller row
+    ax, ay = local[a, 0], local[a, 1]
+    slope = (local[b, 0] - ax) / (local[b, 1] - ay)
+    start_x = ax + (band[a] - ay + 0.5) * slope + 1e-8
+    owner = owner[a]
+    top = band[a] + corner[owner, 1]  # image row of the first crossing
+    r0 = np.clip(top, 0, h).astype(np.int64)
+    r1 = np.clip(band[b] + corner[owner, 1], 0, h).astype(np.int64)
     counts = r1 - r0
     edge = np.repeat(np.arange(counts.size), counts)
-    rows = r0[edge] + np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    cx = ax[edge] + (rows + 0.5 - ay[edge]) * (bx[edge] - ax[edge]) / (by[edge] - ay[edge])
-    # a crossing at cx toggles every pixel whose centre lies at or right of it
-    cols = np.clip(np.ceil(cx - 0.5), 0, w).astype(np.int64)
-    ann = owner[edge]
-    order = np.lexsort((cols, rows, ann))
+    step = np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = r0[edge] + step
+    x = start_x[edge] + (step + (r0 - top)[edge]) * slope[edge]
+    cols = np.floor(x + 0.5)  # x + 0.5 > 0: (int) in Java
+    cols += corner[owner, 0][edge]
+    np.clip(cols, 0, w, out=cols)
+    return owner[edge], rows, cols.astype(np.int64)
+
+
+def _spans(anns: Sequence[Annotation], h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of pixels inside each annotation (ImageJ's rule, see _crossings; even-odd over all
+    its outlines), clipped to an h x w image: (annotation index, row, first column, end column),
+    sorted by annotation index."""
+    ann, rows, cols = _crossings(anns, h, w)
+    # one sort key (annotation, row, column); fits in int64 for any label image that fits in memory
+    order = np.argsort((ann * h + rows) * (w + 1) + cols, kind="stable")
     ann, rows, cols = ann[order], rows[order], cols[order]
     first, last = cols[0::2], cols[1::2]  # every row meets a closed outline an even number of times
     keep = last > first

@@ -26,6 +26,17 @@ _TRUE, _FALSE = JClass("java.lang.Boolean").TRUE, JClass("java.lang.Boolean").FA
 _KEY_OK, _KEY_VALUE, _KEY_ERROR = JString("ok"), JString("value"), JString("error")
 
 
+_SUCCESS = _HashMap(4)
+_SUCCESS.put(_KEY_OK, _TRUE)
+
+
+def _failure(message: str) -> Any:
+    result = _HashMap(4)
+    result.put(_KEY_OK, _FALSE)
+    result.put(_KEY_ERROR, JString(message))
+    return result
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -56,7 +67,6 @@ class Dispatcher:
         self.debug = os.environ.get("FIJI_BRIDGE_DEBUG", "") not in ("", "0")
 
     def call(self, request: Any) -> Any:
-        result = _HashMap(4)
         name = "?"
         try:
             name, args, options = parse_request(request)
@@ -64,15 +74,13 @@ class Dispatcher:
             if handler is None:
                 raise FijiBridgeError(self._unknown(name))
             value = to_java(handler(self.bridge, *args, **options))
-            result.put(_KEY_OK, _TRUE)
+            result = _SUCCESS.clone()  # one Java call instead of a constructor and a put
             result.put(_KEY_VALUE, value)
+            return result
         except FijiBridgeError as exc:
-            result.put(_KEY_OK, _FALSE)
-            result.put(_KEY_ERROR, JString(_one_line(exc) or type(exc).__name__))
+            return _failure(_one_line(exc) or type(exc).__name__)
         except BaseException as exc:  # never let anything escape into Java
-            result.put(_KEY_OK, _FALSE)
-            result.put(_KEY_ERROR, JString(self._internal_error(name, exc)))
-        return result
+            return _failure(self._internal_error(name, exc))
 
     def _unknown(self, name: str) -> str:
         message = f"Unknown fiji_bridge command '{name}'. Known commands: {', '.join(commands.names())}."
