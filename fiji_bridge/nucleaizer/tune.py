@@ -6,7 +6,7 @@ per scale (size estimated as in ``segment_nuclei``), then parameter settings are
 two stages (seeds and foreground first, then sizes and merging around the best of stage 1);
 every setting and the best one are printed.
 
-    python -m fiji_bridge.nucleaizer.tune --data ../shared/data/dsb2018
+    python -m fiji_bridge.nucleaizer.tune --data ../shared/data/dsb2018 [--write]
 """
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ import tifffile
 import torch
 
 from fiji_bridge.evaluation import image_scores
-from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
+from fiji_bridge.nucleaizer.inference import DEFAULT_WEIGHTS, NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
 from fiji_bridge.nucleaizer.pipeline import POSTPROCESSING
 from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
 from fiji_bridge.nucleaizer.size import estimate_size
+from fiji_bridge.nucleaizer.train import save_atomic
 
 STAGES = (
     {
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--diameters", type=float, nargs="+", default=[20.0, 24.0, 28.0],
                         help="nucleus diameters (px) to try as the inference scale")
+    parser.add_argument("--write", action="store_true",
+                        help="store the best diameter as inference_diameter in the weights file")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     model = load_model(args.weights)
@@ -78,6 +81,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"inference diameter {diameter:g} px: dsb={scores[diameter][0]:.4f} ap50={scores[diameter][1]:.4f}", flush=True)
     best_diameter = max(scores, key=lambda d: scores[d][0])
     print(f"best inference diameter: {best_diameter:g} px", flush=True)
+    if args.write:
+        path = args.weights or DEFAULT_WEIGHTS
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved["config"]["inference_diameter"] = best_diameter
+        save_atomic(saved, path)
+        print(f"wrote inference_diameter={best_diameter:g} to {path}", flush=True)
     cached = by_diameter[best_diameter]
     best = POSTPROCESSING
     for stage in STAGES:

@@ -316,8 +316,13 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, int]:
 
 
 def annotation_mask(ann: Annotation, shape: Sequence[int]) -> np.ndarray:
-    """Boolean mask of ``shape`` (height, width): pixels whose centre is inside the ROI,
-    even-odd over all its outlines (ImageJ's rule)."""
+    """Boolean mask of ``shape`` (height, width): the pixels ImageJ 1.53t's Roi.getMask gives.
+
+    A pixel is in when its centre, moved up and left by a hair (1e-8 in x), is inside: even-odd
+    over all outlines, computed as ImageJ's PolygonFiller does (float32 vertices relative to the
+    ROI's bounds). So a centre exactly on the outline is in on right and bottom edges, out on
+    left and top edges. A rectangle covers what ImageJ's Roi(x, y, width, height) covers:
+    columns (int) x to (int) x + max(ceil(width), 1) - 1, rows alike."""
     h, w = _check_shape(shape)
     _, rows, first, last = _spans([ann], h, w)
     mask = np.zeros(h * w, dtype=bool)
