@@ -111,7 +111,9 @@ def random_area_annotations(rng: np.random.Generator, count: int, extent: int) -
 
 def check_random_annotations(anns: list[Annotation], shape: tuple[int, int], folder: Path) -> None:
     """ImageJ's own ROIs for ``anns``, and ``anns`` written by write_roiset and decoded by
-    ImageJ: the same pixels as annotation_mask."""
+    ImageJ: the same pixels as annotation_mask. Rectangles (float and empty ones too) stay
+    rectangles in ImageJ, and read_roiset gives them back with the same pixels and corners
+    (to float32 precision)."""
     ours = [annotation_mask(ann, shape) for ann in anns]
     for ann, mask in zip(anns, ours):
         assert np.array_equal(imagej_mask(imagej_roi(ann), shape), mask), (ann.roi_type, ann.paths)
@@ -120,9 +122,13 @@ def check_random_annotations(anns: list[Annotation], shape: tuple[int, int], fol
     with zipfile.ZipFile(path) as zf:
         for ann, mask, entry in zip(anns, ours, zf.namelist()):
             roi = decode_roi(zf.read(entry), entry)
-            if ann.roi_type == "rectangle" and str(roi.getTypeAsString()) != "Rectangle":
-                continue  # write_roiset stores float or empty rectangles as polygons, which ImageJ fills otherwise
+            if ann.roi_type == "rectangle":  # float and empty ones too, as sub-pixel rectangles
+                assert str(roi.getTypeAsString()) == "Rectangle", ann.paths
             assert np.array_equal(imagej_mask(roi, shape), mask), (ann.roi_type, str(roi.getTypeAsString()), ann.paths)
+    for ann, mask, back in zip(anns, ours, read_roiset(path)):
+        if ann.roi_type == "rectangle":
+            assert back.roi_type == "rectangle" and np.array_equal(annotation_mask(back, shape), mask), ann.paths
+            assert np.allclose(back.bounds(), ann.bounds(), rtol=0, atol=1e-5), (back.paths, ann.paths)
 
 
 def check_written_by_fiji_bridge(labels: np.ndarray, folder: Path) -> int:
@@ -231,14 +237,38 @@ def test_random_float_rois_rasterise_as_imagej(bridge, tmp_path: Path) -> None:
     check_random_annotations(anns, (36, 36), tmp_path)
 
 
+def nearly_whole_rectangles() -> list[Annotation]:
+    """Rectangles whose width or height is a hair over a whole number in float64 (rounding it to
+    float32 makes it whole and ImageJ one pixel smaller), a hair under a corner's integer part,
+    negative corners, and empty ones."""
+    boxes = [(26.45, 1.5, 35.45, 4.0), (23.73354905, 27.06341445, 31.98354905, 32.06341445),
+             (0.1, 0.7, 0.3, 0.9), (2.9999999999, 3.9999999999, 7.5, 8.0), (-0.9999999999, -1.5, 3.2, 2.0),
+             (4.0, 5.0, 4.0, 9.0), (1.25, 2.5, 6.75, 2.5), (3.0, 3.0, 3.0, 3.0)]
+    return [Annotation([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], roi_type="rectangle", name=f"box{i}")
+            for i, (x0, y0, x1, y1) in enumerate(boxes)]
+
+
+def test_nearly_whole_and_empty_rectangles_keep_their_pixels(bridge, tmp_path: Path) -> None:
+    """write_roiset -> RoiDecoder and annotations_to_rois (the RoiBridge shim) give ImageJ's
+    double-precision Roi(x, y, width, height) pixels."""
+    from fiji_bridge.ij.rois import annotations_to_rois, java_helper
+
+    assert java_helper() is not None, "the RoiBridge shim should be on the class path"
+    anns = nearly_whole_rectangles()
+    assert annotation_mask(anns[0], (10, 40)).sum(axis=1).max() == 10  # 35.45 - 26.45 > 9 in float64
+    check_random_annotations(anns, (12, 40), tmp_path)
+    sized = [ann for ann in anns if min(np.ptp(ann.polygon, axis=0)) > 0]  # ImageJ's ROI classes refuse empty ones
+    assert len(sized) == 5
+    for ann, roi in zip(sized, annotations_to_rois(sized)):
+        assert np.array_equal(imagej_mask(roi, (12, 40)), annotation_mask(ann, (12, 40))), ann.paths
+
+
 def test_fiji_bridge_rois_make_the_same_masks_in_imagej(bridge) -> None:
     """The bridge's own Annotation -> ij.gui.Roi conversion gives ImageJ ROIs with our pixels."""
     from fiji_bridge.ij.rois import annotations_to_rois
 
     anns = random_area_annotations(np.random.default_rng(8), 200, 30)
     for ann, roi in zip(anns, annotations_to_rois(anns)):
-        if ann.roi_type == "rectangle" and not np.array_equal(ann.polygon, np.round(ann.polygon)):
-            continue  # the batch shim computes a float rectangle's width in float32, ImageJ's Roi in double
         assert np.array_equal(imagej_mask(roi, (36, 36)), annotation_mask(ann, (36, 36))), (ann.roi_type, ann.paths)
 
 

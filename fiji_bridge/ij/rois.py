@@ -213,8 +213,7 @@ def rois_to_annotations(rois: Any) -> list[Annotation]:
 
 
 def _unpack(packed: Any) -> list[Annotation]:
-    xs = from_java_array(packed[0], np.float32).astype(np.float64)
-    ys = from_java_array(packed[1], np.float32).astype(np.float64)
+    xs, ys = np.array(packed[0], dtype=np.float64), np.array(packed[1], dtype=np.float64)
     path_starts = from_java_array(packed[2], np.int32)
     roi_paths = from_java_array(packed[3], np.int32)
     types = from_java_array(packed[4], np.int32)
@@ -277,13 +276,13 @@ class _Batch:
     def packed(self) -> list[Any]:
         """Arguments of RoiBridge.build (layout documented in RoiBridge.java)."""
         anns = self.anns
-        xy = self.xy.astype(np.float32)
+        xs, ys = (jpype.JArray(jpype.JDouble)(np.ascontiguousarray(v, dtype=np.float64)) for v in self.xy.T)
         path_starts = np.zeros(len(self.paths) + 1, dtype=np.int32)
         path_starts[1:] = np.cumsum(np.fromiter((len(p) for p in self.paths), dtype=np.int64, count=len(self.paths)))
         roi_paths = np.zeros(len(anns) + 1, dtype=np.int32)
         roi_paths[1:] = np.cumsum(self.path_counts)
         ints = lambda values: to_java_array(np.asarray(values, dtype=np.int32))  # noqa: E731
-        return [to_java_array(xy[:, 0]), to_java_array(xy[:, 1]), to_java_array(path_starts),
+        return [xs, ys, to_java_array(path_starts),
                 to_java_array(roi_paths), ints([TYPE_CODES[a.roi_type] for a in anns]),
                 jpype.JString("\0".join(a.name for a in anns)), ints([a.group for a in anns]),
                 ints([a.position for a in anns]), to_java_array(self.colors),

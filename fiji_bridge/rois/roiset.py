@@ -185,9 +185,8 @@ def _shape_roi(ann: Annotation) -> ImagejRoi:
         return _composite_roi(ann.paths)
     roi = ImagejRoi()
     pts = ann.polygon
-    if ann.roi_type == "rectangle" and _is_integer_box(pts):
-        roi.roitype = ROI_TYPE.RECT
-        _set_bounds(roi, pts)
+    if ann.roi_type == "rectangle":
+        _set_rectangle(roi, pts)
         return roi
     if ann.roi_type == "oval" and _is_integer(pts):
         x0, y0 = pts.min(axis=0).astype(int)
@@ -202,7 +201,7 @@ def _shape_roi(ann: Annotation) -> ImagejRoi:
         roi.options |= ROI_OPTIONS.SUB_PIXEL_RESOLUTION
         _set_bounds(roi, pts)
         return roi
-    # what is left: polygons, lines with more than 2 points, non-integer rectangles, other ovals
+    # what is left: polygons, lines with more than 2 points, ovals that are not OvalRoi pixels
     roitype = _WRITE_TYPES.get(ann.roi_type, ROI_TYPE.POLYLINE if ann.roi_type == "line" else ROI_TYPE.POLYGON)
     integer = _is_integer(pts) and pts.min() >= _MIN_INT and pts.max() <= _MAX_INT and np.ptp(pts, axis=0).max() <= _MAX_SPAN
     if roitype == ROI_TYPE.TRACED and not integer:
@@ -216,6 +215,34 @@ def _shape_roi(ann: Annotation) -> ImagejRoi:
     roi.n_coordinates = len(pts)
     _set_bounds(roi, pts)
     return roi
+
+
+def _set_rectangle(roi: ImagejRoi, pts: np.ndarray) -> None:
+    """A RECT over the bounding box of ``pts``: integer bounds as they are, others (or an empty
+    box) as a sub-pixel rectangle, which ImageJ's RoiDecoder makes Roi(x, y, width, height) of.
+    Its float32 fields are rounded so that ImageJ covers the same pixels as annotation_mask:
+    x and y towards zero (same (int) x), width and height up (same ceil(width))."""
+    roi.roitype = ROI_TYPE.RECT
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    size = high - low
+    if _is_integer(pts) and np.all(size > 0):
+        _set_bounds(roi, pts)
+        return
+    roi.options |= ROI_OPTIONS.SUB_PIXEL_RESOLUTION
+    roi.xd, roi.yd = (_to_float32(v, up=v < 0) for v in low.tolist())
+    roi.widthd, roi.heightd = (_to_float32(v, up=True) for v in size.tolist())
+    left, top = int(roi.xd), int(roi.yd)  # ImageJ's integer bounds, as its RoiEncoder writes them
+    roi.left, roi.top = left, top
+    roi.right = left + max(int(np.ceil(roi.widthd)), 1)
+    roi.bottom = top + max(int(np.ceil(roi.heightd)), 1)
+
+
+def _to_float32(value: float, *, up: bool) -> float:
+    """The float32 nearest to ``value`` on one side: at least it (``up``) or at most it."""
+    single = np.float32(value)
+    if (float(single) < value) if up else (float(single) > value):  # compared in float64
+        single = np.nextafter(single, np.float32(np.inf if up else -np.inf))
+    return float(single)
 
 
 def _composite_roi(paths: Sequence[np.ndarray]) -> ImagejRoi:
@@ -245,15 +272,6 @@ def _set_bounds(roi: ImagejRoi, pts: np.ndarray) -> None:
 
 def _is_integer(pts: np.ndarray) -> bool:
     return bool(np.all(pts == np.round(pts)))
-
-
-def _is_integer_box(pts: np.ndarray) -> bool:
-    if len(pts) != 4 or not _is_integer(pts):
-        return False
-    x0, y0 = pts.min(axis=0)
-    x1, y1 = pts.max(axis=0)
-    corners = {(x0, y0), (x1, y0), (x1, y1), (x0, y1)}
-    return {tuple(p) for p in pts.tolist()} == corners and len(corners) == 4
 
 
 def _hex_to_color(color: str, name: str) -> bytes:

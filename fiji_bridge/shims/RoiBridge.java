@@ -20,7 +20,9 @@ import java.util.Arrays;
  * Bulk conversion between packed arrays (filled from numpy by fiji_bridge) and ImageJ ROIs.
  *
  * Layout shared with fiji_bridge/ij/rois.py: ROI i owns paths roiPaths[i] .. roiPaths[i+1]-1,
- * path j owns vertices pathStarts[j] .. pathStarts[j+1]-1 of xs/ys. Types are ImageJ's Roi
+ * path j owns vertices pathStarts[j] .. pathStarts[j+1]-1 of xs/ys. Coordinates travel as
+ * doubles so rectangles, ovals and lines get ImageJ's double arithmetic (as the per-ROI JPype
+ * fallback does); polygon vertices become floats, as in ImageJ. Types are ImageJ's Roi
  * type codes. Names travel as one String joined with '\0'. Colours are ARGB ints, used where
  * hasColor is true. One call per batch keeps the Python/Java crossing count constant.
  */
@@ -28,7 +30,7 @@ public final class RoiBridge {
     private RoiBridge() {}
 
     /** Builds one ROI per entry of the packed arrays. */
-    public static Roi[] build(float[] xs, float[] ys, int[] pathStarts, int[] roiPaths, int[] types,
+    public static Roi[] build(double[] xs, double[] ys, int[] pathStarts, int[] roiPaths, int[] types,
                               String names, int[] groups, int[] positions, int[] colors, boolean[] hasColor) {
         int n = types.length;
         String[] nameList = splitNames(names, n);
@@ -51,12 +53,12 @@ public final class RoiBridge {
     }
 
     /**
-     * Packs ROIs into arrays: {float[] xs, float[] ys, int[] pathStarts, int[] roiPaths,
+     * Packs ROIs into arrays: {double[] xs, double[] ys, int[] pathStarts, int[] roiPaths,
      * int[] types, String names, int[] groups, int[] positions, int[] colors, boolean[] hasColor}.
      */
     public static Object[] pack(Roi[] rois) {
         int n = rois.length;
-        FloatBuf x = new FloatBuf(), y = new FloatBuf();
+        DoubleBuf x = new DoubleBuf(), y = new DoubleBuf();
         IntBuf pathStarts = new IntBuf();
         int[] roiPaths = new int[n + 1], types = new int[n], groups = new int[n], positions = new int[n], colors = new int[n];
         boolean[] hasColor = new boolean[n];
@@ -91,12 +93,12 @@ public final class RoiBridge {
         return out;
     }
 
-    private static Roi makeRoi(float[] xs, float[] ys, int[] pathStarts, int firstPath, int endPath, int type) {
+    private static Roi makeRoi(double[] xs, double[] ys, int[] pathStarts, int firstPath, int endPath, int type) {
         int a = pathStarts[firstPath], b = pathStarts[firstPath + 1], count = b - a;
         switch (type) {
             case Roi.RECTANGLE:
             case Roi.OVAL: {
-                float x0 = Float.MAX_VALUE, y0 = Float.MAX_VALUE, x1 = -Float.MAX_VALUE, y1 = -Float.MAX_VALUE;
+                double x0 = Double.MAX_VALUE, y0 = Double.MAX_VALUE, x1 = -Double.MAX_VALUE, y1 = -Double.MAX_VALUE;
                 for (int k = a; k < b; k++) {
                     x0 = Math.min(x0, xs[k]); x1 = Math.max(x1, xs[k]);
                     y0 = Math.min(y0, ys[k]); y1 = Math.max(y1, ys[k]);
@@ -106,7 +108,7 @@ public final class RoiBridge {
             case Roi.LINE:
                 return new Line(xs[a], ys[a], xs[a + 1], ys[a + 1]);
             case Roi.POINT:
-                return new PointRoi(Arrays.copyOfRange(xs, a, b), Arrays.copyOfRange(ys, a, b), count);
+                return new PointRoi(floats(xs, a, b), floats(ys, a, b), count);
             case Roi.COMPOSITE: {
                 Path2D.Float path = new Path2D.Float(Path2D.WIND_EVEN_ODD);
                 for (int p = firstPath; p < endPath; p++) {
@@ -118,11 +120,11 @@ public final class RoiBridge {
                 return new ShapeRoi(path);
             }
             default:
-                return new PolygonRoi(Arrays.copyOfRange(xs, a, b), Arrays.copyOfRange(ys, a, b), count, type);
+                return new PolygonRoi(floats(xs, a, b), floats(ys, a, b), count, type);
         }
     }
 
-    private static void appendPaths(Roi roi, FloatBuf x, FloatBuf y, IntBuf pathStarts) {
+    private static void appendPaths(Roi roi, DoubleBuf x, DoubleBuf y, IntBuf pathStarts) {
         switch (roi.getType()) {
             case Roi.RECTANGLE:
             case Roi.OVAL: {  // ovals travel as their integer bounding box; Python rebuilds the outline
@@ -167,14 +169,21 @@ public final class RoiBridge {
         }
     }
 
-    private static final class FloatBuf {
-        float[] data = new float[1024];
+    /** xs[a] .. xs[b-1] as floats (rounded to nearest, as ImageJ's float polygons hold them). */
+    private static float[] floats(double[] xs, int a, int b) {
+        float[] out = new float[b - a];
+        for (int k = a; k < b; k++) out[k - a] = (float) xs[k];
+        return out;
+    }
+
+    private static final class DoubleBuf {
+        double[] data = new double[1024];
         int size;
         void add(double v) {
             if (size == data.length) data = Arrays.copyOf(data, size * 2);
-            data[size++] = (float) v;
+            data[size++] = v;
         }
-        float[] toArray() { return Arrays.copyOf(data, size); }
+        double[] toArray() { return Arrays.copyOf(data, size); }
     }
 
     private static final class IntBuf {
