@@ -89,9 +89,9 @@ def test_stack_slice_and_add_keep_position_and_group(clean_ij, sample):
     "makePolygon({x}, {y}, {x2}, {y}, {x2}, {y2}, {x}, {y2});",
     'makeSelection("freehand", newArray({x}, {cx}, {x2}, {cx}), newArray({cy}, {y}, {cy}, {y2}));',
     'makeSelection("traced", newArray({x}, {x2}, {x2}, {x}), newArray({y}, {y}, {y2}, {y2}));',
-    "makeLine({lx1}, {cy}, {lx2}, {cy});",
-    'makeSelection("polyline", newArray({lx1}, {cx}, {lx2}), newArray({cy}, {cy1}, {cy}));',
-    'makeSelection("freeline", newArray({lx1}, {cx}, {lx2}), newArray({cy}, {cy1}, {cy}));',
+    "makeLine({ax}, {ay}, {bx}, {by});",
+    'makeSelection("polyline", newArray({ax}, {mx}, {bx}), newArray({ay}, {my}, {by}));',
+    'makeSelection("freeline", newArray({ax}, {mx}, {bx}), newArray({ay}, {my}, {by}));',
 ])
 def test_every_outline_and_line_selection_points_at_the_object(clean_ij, sample, selection):
     image, labels, k = sample
@@ -100,9 +100,12 @@ def test_every_outline_and_line_selection_points_at_the_object(clean_ij, sample,
     x, y, w, h = box_of(gt)
     ys, xs = np.nonzero(gt)
     cx, cy = int(xs.mean()), int(ys.mean())
-    half = max(2, (xs.max() - xs.min()) // 3)
-    clean_ij.run_macro(selection.format(x=x, y=y, w=w, h=h, x2=x + w, y2=y + h, cx=cx, cy=cy, cy1=cy + 1,
-                                        lx1=cx - half, lx2=cx + half))
+    # lines run along the object's longer side over 2/3 of it (the crop rule must reach its ends)
+    tall = h > w
+    half = (h if tall else w) // 3
+    ax, ay, bx, by = (cx, cy - half, cx, cy + half) if tall else (cx - half, cy, cx + half, cy)
+    clean_ij.run_macro(selection.format(x=x, y=y, w=w, h=h, x2=x + w, y2=y + h, cx=cx, cy=cy, ax=ax, ay=ay,
+                                        bx=bx, by=by, mx=cx + (not tall), my=cy + tall))
     clean_ij.run_macro('run("Suggest Contour", "method=unet max_distance=17");')
     assert iou(selection_mask(imp), gt) > 0.7
 
