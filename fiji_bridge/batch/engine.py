@@ -59,6 +59,7 @@ class JobResult:
     error: str | None
     worker: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     info: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -78,6 +79,7 @@ class BatchReport:
     megapixels: float = 0.0
     seconds: float = 0.0
     job_seconds: list[float] = field(default_factory=list)
+    job_cpu_seconds: list[float] = field(default_factory=list)
     stale_temporaries_removed: int = 0
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
@@ -92,11 +94,16 @@ class BatchReport:
             "failed": [{"input": src, "error": err} for src, err in sorted(self.failed.items())],
             "workers": self.workers, "done_by_worker": dict(sorted(self.by_worker.items())),
             "seconds": round(self.seconds, 3), "images_per_second": round(self.images_per_second, 4),
-            "median_seconds_per_image": round(statistics.median(self.job_seconds), 4) if self.job_seconds else None,
+            "median_seconds_per_image": _median(self.job_seconds),
+            "median_cpu_seconds_per_image": _median(self.job_cpu_seconds),
             "megapixels": round(self.megapixels, 4),
             "megapixels_per_second": round(self.megapixels / self.seconds, 4) if self.seconds > 0 else 0.0,
             "stale_temporaries_removed": self.stale_temporaries_removed,
         }
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 4) if values else None
 
 
 def limit_threads() -> None:
@@ -130,7 +137,7 @@ def _describe(exc: BaseException) -> str:
 def _run_job(task: Task, job: Job) -> JobResult:
     """Run a task in a worker. Never raises: an exception becomes the result's error."""
     limit_threads()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -138,8 +145,8 @@ def _run_job(task: Task, job: Job) -> JobResult:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a summary entry
             info, error = {}, _describe(exc)
     limit_threads()
-    return JobResult(str(job.source), error, _worker_address(), time.perf_counter() - started, info,
-                     tuple(dict.fromkeys(str(w.message) for w in caught)))
+    return JobResult(str(job.source), error, _worker_address(), time.perf_counter() - started,
+                     time.process_time() - cpu_started, info, tuple(dict.fromkeys(str(w.message) for w in caught)))
 
 
 def default_workers() -> int:
@@ -303,6 +310,7 @@ def _record(report: BatchReport, result: JobResult) -> None:
         report.done += 1
         report.by_worker[result.worker] += 1
         report.job_seconds.append(result.seconds)
+        report.job_cpu_seconds.append(result.cpu_seconds)
         report.megapixels += float(result.info.get("megapixels", 0.0))
         report.failed.pop(result.source, None)
     else:
