@@ -18,6 +18,7 @@ from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import current_plane
 from fiji_bridge.ij.rois import annotation_to_roi, roi_to_annotation, rois_from_manager, rois_to_manager
 from fiji_bridge.service.commands import command
+from fiji_bridge.service.options import flag
 
 OPEN_TYPES = ("line", "polyline", "freeline")
 
@@ -40,10 +41,6 @@ _last: dict[int, _Suggestion] = {}
 _last_lock = threading.Lock()
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, (str, jpype.JString)):
-        return str(value).strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
 
 
 def _current_image(image: Any, what: str) -> Any:
@@ -126,7 +123,7 @@ def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
     method, max_distance = _options(options)
     closed = ann.roi_type not in OPEN_TYPES
     state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, _position(imp))
-    return _suggest(bridge, imp, state, _flag(options.get("add", False)))
+    return _suggest(bridge, imp, state, flag(options.get("add", False)))
 
 
 @command("next_candidate")
@@ -140,7 +137,7 @@ def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, 
                          "(on the same slice): run Suggest Contour first")
     state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
                         last.candidate + 1, last.outline, last.position)
-    return _suggest(bridge, imp, state, _flag(options.get("add", False)))
+    return _suggest(bridge, imp, state, flag(options.get("add", False)))
 
 
 @command("accept_contour")

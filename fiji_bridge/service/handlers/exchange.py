@@ -22,14 +22,11 @@ from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.service.commands import command
+from fiji_bridge.service.options import flag
 
 OPSEF_LIST_PROPERTY = "fiji_bridge.opsef_list"
 
 
-def _flag(options: dict[str, Any], key: str) -> bool:
-    """A checkbox option: a bool, or text such as "true" from a macro."""
-    value = options.get(key, False)
-    return value.strip().lower() in ("true", "1", "yes", "on") if isinstance(value, str) else bool(value)
 
 
 def _text(options: dict[str, Any], key: str, what: str, *, required: bool = True) -> str:
@@ -71,7 +68,7 @@ def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -
         if not anns:
             raise InputError("the ROI Manager is empty (or not open); add ROIs first")
         items = _image_items(imp, anns)
-    written = export_annotations(items, output, formats, overwrite=_flag(options, "overwrite"),
+    written = export_annotations(items, output, formats, overwrite=flag(options.get("overwrite", False)),
                                  yolo_mode=yolo_mode, label_values=label_values)
     return len(written)
 
@@ -111,7 +108,7 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
     if imp is not None and imp.getStackSize() > 1:
         for ann in anns:
             ann.position = ann.position or int(imp.getCurrentSlice())
-    rois_to_manager(bridge, anns, clear=_flag(options, "clear"))
+    rois_to_manager(bridge, anns, clear=flag(options.get("clear", False)))
     return len(anns)
 
 
@@ -144,7 +141,7 @@ def import_opsef_command(bridge: Any, **options: Any) -> int:
         for i, pair in enumerate(stack.project.pairs, start=1):
             imp.getStack().setSliceLabel(pair.image.name, i)
     imp.setProperty(OPSEF_LIST_PROPERTY, str(path.absolute()))
-    rois_to_manager(bridge, stack.annotations, clear=_flag(options, "clear"))
+    rois_to_manager(bridge, stack.annotations, clear=flag(options.get("clear", False)))
     imp.show()
     return len(stack.annotations)
 
@@ -166,4 +163,4 @@ def export_opsef_command(bridge: Any, image: Any = None, **options: Any) -> int:
     anns = rois_from_manager(bridge)
     if not anns:
         raise InputError("the ROI Manager is empty (or not open); add ROIs first")
-    return len(export_opsef(path, anns, overwrite=_flag(options, "overwrite")))
+    return len(export_opsef(path, anns, overwrite=flag(options.get("overwrite", False))))

@@ -22,6 +22,7 @@ from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.nucleaizer.preprocess import check_image, is_constant
 from fiji_bridge.rois.labels import labels_to_annotations
 from fiji_bridge.service.commands import command
+from fiji_bridge.service.options import choice, flag
 from fiji_bridge.service.progress import Progress
 
 TITLE = "Segment Nuclei"
@@ -29,17 +30,8 @@ OUTPUTS = ("roi manager", "overlay", "label image")
 SLICES = ("current", "all")
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, (str, jpype.JString)):
-        return str(value).strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
 
 
-def _choice(options: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
-    value = str(options.get(key, allowed[0])).strip().lower().replace("_", " ")
-    if value not in allowed:
-        raise InputError(f"{TITLE}: option {key}={value!r} is not one of: {', '.join(allowed)}")
-    return value
 
 
 def _diameter(options: dict[str, Any]) -> float | None:
@@ -107,10 +99,10 @@ def segment(bridge: Any, image: Any = None, **options: Any) -> int:
     ``clear`` (empty the ROI Manager / overlay first).
     """
     diameter = _diameter(options)
-    tta = _flag(options.get("tta", False))
-    output = _choice(options, "output", OUTPUTS)
-    slices = _choice(options, "slices", SLICES)
-    clear = _flag(options.get("clear", False))
+    tta = flag(options.get("tta", False))
+    output = choice(options, "output", OUTPUTS, command=TITLE)
+    slices = choice(options, "slices", SLICES, command=TITLE)
+    clear = flag(options.get("clear", False))
     imp = image if image is not None else jpype.JClass("ij.WindowManager").getCurrentImage()
     if imp is None:
         raise InputError(f"{TITLE} needs an open image: open one (File > Open...) and run it again")

@@ -16,23 +16,14 @@ from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, proces
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.rois.labels import annotations_to_labels, labels_to_annotations
 from fiji_bridge.service.commands import command
+from fiji_bridge.service.options import choice, flag
 
 _MAX_16BIT = 65535
 _MAX_32BIT_EXACT = 2**24
 
 
-def _flag(value: Any) -> bool:
-    """An option that may arrive as a Python/Java bool or as text ("true", "1", "yes")."""
-    if isinstance(value, str) or isinstance(value, jpype.JString):
-        return str(value).strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
 
 
-def _choice(options: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
-    value = str(options.get(key, allowed[0])).strip().lower()
-    if value not in allowed:
-        raise InputError(f"option {key}={value!r} is not one of: {', '.join(allowed)}")
-    return value
 
 
 def _image_or_current(image: Any, what: str) -> Any:
@@ -69,14 +60,14 @@ def labels_to_rois(bridge: Any, image: Any = None, **options: Any) -> int:
     Options: ``slices`` "current" (default) or "all"; ``clear`` empties the ROI Manager first.
     On stacks each ROI's position is its slice.
     """
-    slices = _choice(options, "slices", ("current", "all"))
+    slices = choice(options, "slices", ("current", "all"))
     imp = _image_or_current(image, "Labels to ROIs")
     anns = []
     for position, plane in _label_planes(imp, slices):
         anns.extend(labels_to_annotations(plane, position=position))
     if not anns:
         raise InputError(f'"{imp.getTitle()}" holds no labels (every pixel is 0); nothing to add')
-    rois_to_manager(bridge, anns, clear=_flag(options.get("clear", False)))
+    rois_to_manager(bridge, anns, clear=flag(options.get("clear", False)))
     return len(anns)
 
 
@@ -89,8 +80,8 @@ def rois_to_labels(bridge: Any, image: Any = None, **options: Any) -> Any:
     The size (and stack size) is the current image's; without one, the ROIs' extent.
     ROIs with a stack position go to that slice, others to every slice.
     """
-    output = _choice(options, "output", ("16-bit", "32-bit"))
-    values_from = _choice(options, "values", ("index", "name"))
+    output = choice(options, "output", ("16-bit", "32-bit"))
+    values_from = choice(options, "values", ("index", "name"))
     anns = rois_from_manager(bridge)
     if not anns:
         raise InputError("the ROI Manager is empty (or not open); add ROIs first")
