@@ -30,7 +30,7 @@ import numpy as np
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError, RuntimeNotAvailable
 from fiji_bridge.ij.images import from_java_array, to_java_array
-from fiji_bridge.rois.roiset import oval_outline
+from fiji_bridge.rois.roiset import oval_outline, write_roiset
 
 # ImageJ's Roi type codes
 TYPE_CODES = {
@@ -375,3 +375,30 @@ def annotations_to_overlay(imp: Any, anns: Sequence[Annotation], *, clear: bool 
         overlay.add(roi)
     imp.setOverlay(overlay)
 
+
+
+def is_headless() -> bool:
+    """True when Java runs headless, where no ROI Manager can exist."""
+    return bool(jpype.JClass("java.awt.GraphicsEnvironment").isHeadless())
+
+
+def store_annotations(bridge: Any, imp: Any, anns: Sequence[Annotation], *, clear: bool = False) -> str:
+    """Deliver annotations to the user; returns where they went.
+
+    With a display: the ROI Manager ("ROI Manager"). Headless (no ROI Manager can exist): the
+    image's overlay, plus ``<img>_ROIs.zip`` (AnnotatorJ's name) next to the image's file when it
+    has one, holding all the overlay's ROIs; that zip is the image's annotation store and is
+    replaced (atomically) on every call. Returns
+    "overlay" or "overlay and <path>".
+    """
+    if not is_headless():
+        rois_to_manager(bridge, anns, clear=clear)
+        return "ROI Manager"
+    annotations_to_overlay(imp, anns, clear=clear)
+    info = imp.getOriginalFileInfo()
+    directory = None if info is None else info.directory
+    if not directory:
+        return "overlay"
+    path = Path(str(directory)) / f"{Path(str(imp.getTitle())).stem}_ROIs.zip"
+    write_roiset(path, overlay_to_annotations(imp))
+    return f"overlay and {path}"

@@ -17,7 +17,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
-from fiji_bridge.ij.rois import annotations_to_overlay, rois_to_manager
+from fiji_bridge.ij.rois import annotations_to_overlay, store_annotations
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.nucleaizer.preprocess import check_image, is_constant
 from fiji_bridge.rois.labels import labels_to_annotations
@@ -124,5 +124,5 @@ def segment(bridge: Any, image: Any = None, **options: Any) -> int:
     if output == "overlay":
         annotations_to_overlay(imp, anns, clear=clear)
     else:
-        rois_to_manager(bridge, anns, clear=clear)
+        store_annotations(bridge, imp, anns, clear=clear)
     return count

@@ -13,7 +13,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
-from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
+from fiji_bridge.ij.rois import rois_from_manager, store_annotations
 from fiji_bridge.rois.labels import annotations_to_labels, labels_to_annotations
 from fiji_bridge.service.commands import command
 from fiji_bridge.service.options import choice, flag
@@ -57,6 +57,9 @@ def _label_planes(imp: Any, slices: str) -> list[tuple[int, np.ndarray]]:
 def labels_to_rois(bridge: Any, image: Any = None, **options: Any) -> int:
     """Label image -> ROI Manager: one ROI per label k > 0 named %04d of k; returns the count.
 
+    Headless (no ROI Manager): the image overlay and ``<img>_ROIs.zip`` next to the image file
+    (fiji_bridge.ij.rois.store_annotations).
+
     Options: ``slices`` "current" (default) or "all"; ``clear`` empties the ROI Manager first.
     On stacks each ROI's position is its slice.
     """
@@ -67,7 +70,7 @@ def labels_to_rois(bridge: Any, image: Any = None, **options: Any) -> int:
         anns.extend(labels_to_annotations(plane, position=position))
     if not anns:
         raise InputError(f'"{imp.getTitle()}" holds no labels (every pixel is 0); nothing to add')
-    rois_to_manager(bridge, anns, clear=flag(options.get("clear", False)))
+    store_annotations(bridge, imp, anns, clear=flag(options.get("clear", False)))
     return len(anns)
 
 
