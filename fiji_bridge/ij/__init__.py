@@ -20,10 +20,11 @@ from fiji_bridge.ij.rois import (
     rois_from_manager,
     rois_to_annotations,
     rois_to_manager,
+    store_annotations,
 )
 
 __all__ = [
     "annotation_to_roi", "annotations_to_overlay", "annotations_to_rois", "current_plane", "image_dims",
     "imageplus_to_numpy", "imageplus_to_xarray", "numpy_to_imageplus", "overlay_to_annotations",
-    "roi_to_annotation", "rois_from_manager", "rois_to_annotations", "rois_to_manager", "xarray_to_imageplus",
+    "roi_to_annotation", "rois_from_manager", "rois_to_annotations", "rois_to_manager", "store_annotations", "xarray_to_imageplus",
 ]
