@@ -61,6 +61,12 @@ public class Jython extends PlugInInterpreter {
             File libraries = new File(IJ.getDir("imagej"), "jars" + File.separator + "Lib");
             if (libraries.isDirectory())
                 shared.path.insert(0, Py.newString(libraries.getPath()));
+            PySystemState previous = Py.setSystemState(shared);
+            try {
+                Py.importSiteIfSelected();  // as PythonInterpreter does
+            } finally {
+                Py.setSystemState(previous);
+            }
         }
         if (folder != null && !shared.path.__contains__(Py.newString(folder)))
             shared.path.insert(0, Py.newString(folder));
