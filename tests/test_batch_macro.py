@@ -18,16 +18,18 @@ import tifffile
 import fiji_bridge
 from fiji_bridge.rois.labels import annotations_to_labels
 
-VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018" / "val"
-VAL_IDS = sorted(p.stem for p in (VAL / "images").glob("*.tif"))[:3]
+
+
+def _first_ids(val: Path, n: int = 3) -> list[str]:
+    return sorted(p.stem for p in (val / "images").glob("*.tif"))[:n]
 
 
 def _headless_env() -> dict:
     return {k: v for k, v in os.environ.items() if k != "DISPLAY"}
 
 
-def test_labels_to_rois_headless_fills_the_overlay_and_writes_rois_zip(tmp_path):
-    mask = tifffile.imread(VAL / "masks" / f"{VAL_IDS[0]}.tif")
+def test_labels_to_rois_headless_fills_the_overlay_and_writes_rois_zip(tmp_path, dsb_val):
+    mask = tifffile.imread(dsb_val / "masks" / f"{_first_ids(dsb_val)[0]}.tif")
     image = tmp_path / "cells.tif"
     tifffile.imwrite(image, mask)
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
@@ -53,12 +55,12 @@ def test_labels_to_rois_headless_fills_the_overlay_and_writes_rois_zip(tmp_path)
     np.testing.assert_array_equal(annotations_to_labels(stored, mask.shape, values=values), mask)
 
 
-def test_segment_nuclei_macro_over_a_folder_matches_the_python_api(tmp_path):
+def test_segment_nuclei_macro_over_a_folder_matches_the_python_api(tmp_path, dsb_val):
     inputs, outputs = tmp_path / "in", tmp_path / "out"
     inputs.mkdir(), outputs.mkdir()
     crops = {}
-    for i, image_id in enumerate(VAL_IDS):
-        crop = tifffile.imread(VAL / "images" / f"{image_id}.tif")[:200, :200]
+    for i, image_id in enumerate(_first_ids(dsb_val)):
+        crop = tifffile.imread(dsb_val / "images" / f"{image_id}.tif")[:200, :200]
         crops[f"img{i}"] = crop
         tifffile.imwrite(inputs / f"img{i}.tif", crop, photometric="rgb")
     macro = tmp_path / "batch.ijm"

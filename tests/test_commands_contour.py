@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fiji_bridge.annotation import Annotation
 from fiji_bridge.contour import unet
 from fiji_bridge.contour.data import image_ids, load_pair
 from fiji_bridge.ij.images import numpy_to_imageplus

@@ -1,7 +1,6 @@
 """suggest_contour: image types, bad input, the crop and `existing` rules, region growing, the model."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from fiji_bridge.contour.model import GuidedUNet, fold_batchnorm
 from fiji_bridge.errors import FijiBridgeError, InputError
 from fiji_bridge.rois.labels import annotation_mask
 
-VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018" / "val"
 HAS_MODEL = unet.weights_path().is_file()
 needs_model = pytest.mark.skipif(not HAS_MODEL, reason="contour model weights not trained yet")
 
@@ -45,9 +43,8 @@ def disks(shape=(80, 120), centres=((30, 40), (30, 80)), radius=12, fg=200, bg=2
 
 
 @pytest.fixture(scope="module")
-def val_image() -> tuple[np.ndarray, np.ndarray]:
-    ids = image_ids(VAL)
-    return load_pair(VAL, ids[0])
+def val_image(dsb_val) -> tuple[np.ndarray, np.ndarray]:
+    return load_pair(dsb_val, image_ids(dsb_val)[0])
 
 
 # --- image types ----------------------------------------------------------------------------
@@ -231,11 +228,11 @@ def test_model_loads_once_and_stays_warm():
 
 
 @needs_model
-def test_trained_model_beats_the_init_and_region_growing_on_val_objects():
+def test_trained_model_beats_the_init_and_region_growing_on_val_objects(dsb_val):
     rng = np.random.default_rng(11)
     scores = {"init": [], "unet": [], "region_growing": []}
-    for image_id in image_ids(VAL)[::7]:
-        image, labels = load_pair(VAL, image_id)
+    for image_id in image_ids(dsb_val)[::7]:
+        image, labels = load_pair(dsb_val, image_id)
         values, counts = np.unique(labels[labels > 0], return_counts=True)
         for k in rng.choice(values[counts >= 20], size=3, replace=False):
             gt = labels == k

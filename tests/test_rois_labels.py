@@ -1,8 +1,9 @@
 """Label images <-> annotations <-> masks, pixel-exact under ImageJ's convention."""
 from __future__ import annotations
 
-import glob
 import math
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,6 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.rois.labels import annotation_mask, annotations_to_labels, labels_to_annotations, mask_outlines
 
-DSB_MASKS = sorted(glob.glob("/work/shared/data/dsb2018/val/masks/*.tif"))
 
 
 def round_trip(labels: np.ndarray) -> np.ndarray:
@@ -190,9 +190,10 @@ def test_float_rectangles_cover_imagej_integer_bounds() -> None:
 
 # ------------------------------------------------------------------ cases
 
-def test_every_dsb_val_mask_round_trips() -> None:
-    assert len(DSB_MASKS) == 56
-    for path in DSB_MASKS:
+def test_every_dsb_val_mask_round_trips(dsb_val: Path) -> None:
+    masks = sorted((dsb_val / "masks").glob("*.tif"))
+    assert len(masks) == 56
+    for path in masks:
         labels = tifffile.imread(path)
         assert np.array_equal(round_trip(labels), labels), path
 

@@ -1,7 +1,6 @@
 """ImageJ .roi / RoiSet.zip files: round trips, metadata, ImageJ's encodings, bad files."""
 from __future__ import annotations
 
-import glob
 import os
 import zipfile
 from pathlib import Path
@@ -19,7 +18,6 @@ from fiji_bridge.errors import InputError
 from fiji_bridge.rois.labels import annotation_mask, annotations_to_labels, labels_to_annotations
 from fiji_bridge.rois.roiset import oval_outline, read_roiset, write_roiset
 
-DSB_MASKS = sorted(glob.glob("/work/shared/data/dsb2018/val/masks/*.tif"))
 
 
 def zip_entries(path: Path) -> dict[str, ImagejRoi]:
@@ -27,9 +25,11 @@ def zip_entries(path: Path) -> dict[str, ImagejRoi]:
         return {n: ImagejRoi.frombytes(zf.read(n)) for n in zf.namelist()}
 
 
-def test_every_dsb_val_mask_round_trips_through_a_roiset(tmp_path: Path) -> None:
+def test_every_dsb_val_mask_round_trips_through_a_roiset(tmp_path: Path, dsb_val: Path) -> None:
     path = tmp_path / "RoiSet.zip"
-    for mask_path in DSB_MASKS:
+    masks = sorted((dsb_val / "masks").glob("*.tif"))
+    assert len(masks) == 56
+    for mask_path in masks:
         labels = tifffile.imread(mask_path)
         write_roiset(path, labels_to_annotations(labels))
         anns = read_roiset(path)
