@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from fiji_bridge.atomic import TEMP_PREFIX
 from fiji_bridge.errors import InputError
 
 Writer = Callable[[Path], None]
@@ -59,7 +60,7 @@ class WriteBatch:
         try:
             for target, writer in self._writers.items():
                 created_dirs += _make_parents(target.parent)
-                tmp = target.parent / f".{target.stem}.{secrets.token_hex(4)}.part{target.suffix}"
+                tmp = target.parent / f"{TEMP_PREFIX}{target.stem}.{secrets.token_hex(4)}{target.suffix}"
                 temps[target] = tmp
                 writer(tmp)
             for target, tmp in temps.items():
