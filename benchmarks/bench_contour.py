@@ -116,7 +116,8 @@ def latency(folder: Path, objects: list, n: int, rng: np.random.Generator) -> di
 
 def imagej_latency(folder: Path, objects: list, n: int) -> dict:
     """Seconds per 'Suggest Contour' menu command (IJ.run on the current image with a polygon
-    selection) in a real ImageJ under Xvfb, and per API call on the same inits, after warm-up."""
+    selection) in a real ImageJ under Xvfb, and per API call (numpy image already in Python) on
+    the same inits, after warm-up."""
     import fiji_bridge
     from fiji_bridge.install import install
     from fiji_bridge.ij.images import current_plane, numpy_to_imageplus
@@ -157,9 +158,11 @@ def imagej_latency(folder: Path, objects: list, n: int) -> dict:
         except RuntimeError:  # "Macro canceled" after the command reported an error (no object found)
             pass
 
+    planes = {id(imp): current_plane(imp) for imp in images.values()}
+
     def api(imp, init) -> None:
         try:
-            suggest_contour(current_plane(imp), init)
+            suggest_contour(planes[id(imp)], init)
         except FijiBridgeError:
             pass
 

@@ -10,16 +10,28 @@ TITLE = "Suggest Contour"
 METHODS = ["unet", "region_growing", "active_contour"]
 
 
-def main():
-    bridgeclient.service()
+def options_from_dialog():
     gd = GenericDialog(TITLE)
     gd.addChoice("Method", METHODS, "unet")
     gd.addNumericField("Max_distance", 17, 0, 4, "px")
     gd.addCheckbox("Add to ROI Manager", False)
     gd.showDialog()
     if gd.wasCanceled():
-        return
-    options = {"method": gd.getNextChoice(), "max_distance": gd.getNextNumber(), "add": gd.getNextBoolean()}
+        return None
+    return {"method": gd.getNextChoice(), "max_distance": gd.getNextNumber(), "add": gd.getNextBoolean()}
+
+
+def main():
+    bridgeclient.service()
+    macro = bridgeclient.macro_options()
+    if macro is None:
+        options = options_from_dialog()
+        if options is None:
+            return
+    else:  # same keys as the dialog's: method, max_distance, add
+        options = {"method": bridgeclient.option_value(macro, "method", "unet"),
+                   "max_distance": bridgeclient.option_value(macro, "max_distance", "17"),
+                   "add": bridgeclient.option_flag(macro, "add")}
     value = bridgeclient.call("suggest_contour", WindowManager.getCurrentImage(), options)
     added = value.get("name")
     IJ.showStatus(TITLE + (": added " + added if added else ": done (Accept Contour adds it)"))

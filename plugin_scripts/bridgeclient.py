@@ -5,7 +5,8 @@
 #     def main():
 #         value = bridgeclient.call("labels_to_rois", imp, {"slices": "all"})
 #     bridgeclient.run(main)
-from ij import IJ
+from ij import IJ, Macro
+from ij.plugin.frame import Recorder
 from java.lang import System
 from java.util import ArrayList, HashMap
 
@@ -45,6 +46,29 @@ def call(name, *args):
         IJ.error(TITLE, result.get("error"))
         raise Stop()
     return result.get("value")
+
+
+def macro_options():
+    """The option string of a macro call (run("Cmd", "key=value ...")), or None when a dialog is needed.
+
+    Building a GenericDialog costs about 1 ms even when a macro fills it, which matters for
+    interactive commands such as Suggest Contour. While the Recorder is open the dialog still
+    runs, so that the call is recorded as usual.
+    """
+    options = Macro.getOptions()
+    if options is None or Recorder.record:
+        return None
+    return options
+
+
+def option_value(options, key, default):
+    """`key=value` from a macro option string (ImageJ's own rule: Macro.getValue)."""
+    return Macro.getValue(options, key, default)
+
+
+def option_flag(options, key):
+    """True when the checkbox keyword `key` appears as a word in a macro option string."""
+    return (" " + key + " ") in (" " + options + " ")
 
 
 def run(main):

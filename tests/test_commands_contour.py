@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import fiji_bridge
+
 from fiji_bridge.contour import unet
 from fiji_bridge.contour.data import image_ids, load_pair
 from fiji_bridge.ij.images import numpy_to_imageplus
-from fiji_bridge.ij.rois import roi_to_annotation
-from fiji_bridge.rois.labels import annotation_mask
+from fiji_bridge.ij.rois import roi_to_annotation, rois_to_manager
+from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
 from fiji_bridge.runtime.macro import MacroError
 
 pytestmark = [pytest.mark.imagej,
@@ -81,6 +83,31 @@ def test_stack_slice_and_add_keep_position_and_group(clean_ij, sample):
     assert rois[0].getPosition() == 2 and rois[0].getGroup() == 3
     ann = roi_to_annotation(rois[0])
     assert iou(annotation_mask(ann, labels.shape), gt) > 0.75
+
+
+def test_large_image_and_full_roi_manager_give_the_api_result(clean_ij, sample):
+    """The command reads only the part of the image and the ROIs near the selection; the result
+    must be the API's on the whole image with every ROI as existing (here the object itself is
+    annotated already, so another candidate is chosen)."""
+    image, labels, k = sample
+    mosaic = np.tile(image, (3, 3, 1))  # RGB, the sample object appears 9 times
+    h, w = labels.shape
+    imp = show(mosaic, "contour-mosaic")
+    gt = np.tile(labels == k, (3, 3))[h:2 * h, w:2 * w]
+    x, y, bw, bh = box_of(gt)
+    far = [f"makeRectangle({2 * w + 5 + i % 40}, {2 * h + 5 + i // 40}, 6, 6); roiManager(\"add\");" for i in range(400)]
+    clean_ij.run_macro(" ".join(far))
+    annotated = labels_to_annotations((labels == k).astype(np.uint16))[0]
+    annotated.polygon = annotated.polygon + [w, h]
+    rois_to_manager(clean_ij, [annotated])  # the object is already annotated in the centre tile
+    rois = clean_ij.RoiManager.getInstance().getRoisAsArray()
+    outlines = [roi_to_annotation(r).polygon for r in rois]
+    init = np.array([[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]], float) + [w, h]
+    clean_ij.run_macro("makeRectangle(%d, %d, %d, %d);" % (x + w, y + h, bw, bh))
+    clean_ij.run_macro('run("Suggest Contour", "method=unet max_distance=17");')
+    expected = fiji_bridge.suggest_contour(mosaic, init, existing=outlines)
+    assert not np.array_equal(expected, fiji_bridge.suggest_contour(mosaic, init))  # the ROI Manager matters
+    np.testing.assert_array_equal(roi_to_annotation(imp.getRoi()).polygon, expected)
 
 
 @pytest.mark.parametrize("selection", [

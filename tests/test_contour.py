@@ -10,7 +10,7 @@ import fiji_bridge
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.contour import unet
 from fiji_bridge.contour.api import suggest_candidates
-from fiji_bridge.contour.crop import crop_box, extract, make_window, network_input, resize
+from fiji_bridge.contour.crop import Window, crop_box, extract, make_window, network_input, resize, source_region
 from fiji_bridge.contour.data import image_ids, load_pair
 from fiji_bridge.contour.inits import CLOSED, simulate
 from fiji_bridge.contour.model import GuidedUNet, fold_batchnorm
@@ -115,6 +115,46 @@ def test_crop_box_is_init_box_enlarged_by_max_distance_and_clipped():
     assert crop_box(init, (50, 40), 0) == (10, 20, 30, 40)
     win = make_window(init, (100, 100), 17)
     assert win.crop == (0, 3, 47, 57) and win.side == 54 and (win.x0, win.y0) == (-4, 3)
+
+
+@needs_model
+def test_unet_suggestion_from_the_source_region_equals_the_one_from_the_whole_image(dsb_val):
+    """What the Suggest Contour command relies on to convert only a small part of a large image."""
+    rng = np.random.default_rng(5)
+    compared = at_edge = 0
+    for image_id in image_ids(dsb_val)[:12]:
+        image, labels = load_pair(dsb_val, image_id)
+        h, w = labels.shape
+        for k in rng.permutation(np.unique(labels)[1:])[:6]:
+            kind = ("polygon", "line", "box")[compared % 3]
+            init = simulate(kind, labels == k, rng, labels.shape)
+            max_distance = float(rng.choice([0, 5, 17, 40]))
+            x0, y0, x1, y1 = source_region(init, (h, w), max_distance)
+            at_edge += x0 == 0 or y0 == 0 or x1 == w or y1 == h
+            try:
+                whole = fiji_bridge.suggest_contour(image, init, closed=CLOSED[kind], max_distance=max_distance)
+            except InputError:
+                continue
+            part = fiji_bridge.suggest_contour(image[y0:y1, x0:x1], init - [x0, y0], closed=CLOSED[kind],
+                                               max_distance=max_distance) + [x0, y0]
+            np.testing.assert_array_equal(part, whole)
+            compared += 1
+            assert (x1 - x0) * (y1 - y0) <= 9 * make_window(init, (h, w), max_distance).side ** 2
+    assert compared >= 50 and at_edge >= 10
+
+
+def test_source_region_holds_the_mirrored_pixels_past_the_image_edge():
+    """A 1-px wide crop at the left edge: the window reaches 20 px past the edge, and its mirror
+    image reaches one column past the window's part inside the image."""
+    image = np.random.default_rng(2).integers(0, 255, (100, 100)).astype(np.uint8)
+    init = np.array([[0.5, 20.0], [0.5, 59.5]])
+    win = make_window(init, image.shape, 0)
+    assert (win.x0, win.side) == (-20, 40)
+    x0, y0, x1, y1 = source_region(init, image.shape, 0)
+    part = image[y0:y1, x0:x1]
+    shifted = Window(tuple(np.subtract(win.crop, (x0, y0, x0, y0))), win.x0 - x0, win.y0 - y0, win.side)
+    np.testing.assert_array_equal(network_input(part, init - [x0, y0], False, shifted),
+                                  network_input(image, init, False, win))
 
 
 def test_suggestion_stays_inside_the_crop_rule_box():

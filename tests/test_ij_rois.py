@@ -113,6 +113,22 @@ def test_roi_manager_round_trip(clean_ij, conversion_path):
     assert rois.rois_to_manager(clean_ij, anns[:1], clear=True) == 1
 
 
+def test_manager_areas_meeting_a_box_on_a_slice(clean_ij, conversion_path):
+    square = lambda x, y: np.array([[x, y], [x + 10, y], [x + 10, y + 10], [x, y + 10]], float)
+    anns = [Annotation(square(0, 0), name="left"),
+            Annotation(square(50.5, 50.5), name="sub-pixel, touches the box edge"),
+            Annotation(square(40, 40), name="other slice", position=3),
+            Annotation(square(40, 40), name="this slice", position=2),
+            Annotation(np.array([[40, 40], [45, 45]], float), roi_type="line", name="a line"),
+            Annotation(square(200, 200), name="far")]
+    rois.rois_to_manager(clean_ij, anns, clear=True)
+    found = rois.manager_areas_meeting((20, 20, 50, 50), position=2)
+    assert [a.name for a in found] == ["sub-pixel, touches the box edge", "this slice"]
+    assert [a.name for a in rois.manager_areas_meeting((0, 0, 300, 300), position=0)] == ["left", "sub-pixel, touches the box edge", "far"]
+    rois.rois_to_manager(clean_ij, [], clear=True)
+    assert rois.manager_areas_meeting((0, 0, 300, 300), position=0) == []
+
+
 def test_bad_annotations_leave_the_manager_unchanged(clean_ij):
     rois.rois_to_manager(clean_ij, every_type()[:2], clear=True)
     bad = [

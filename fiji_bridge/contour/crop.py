@@ -53,6 +53,18 @@ def make_window(init: np.ndarray, shape: tuple[int, int], max_distance: float) -
     return Window(box, wx0, wy0, side)
 
 
+def source_region(init: np.ndarray, shape: tuple[int, int], max_distance: float) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1), exclusive ends: every pixel of an image of ``shape`` that the network
+    input for ``init`` can read (the window, and where it passes the image edge, the mirrored
+    pixels). The U-Net's suggestion from this region, shifted back, equals the suggestion from
+    the whole image; callers holding a large image pass only this part. Empty when the init
+    misses the image."""
+    win = make_window(np.asarray(init, np.float64), shape, max_distance)
+    height, width = shape
+    return (max(win.x0 - win.side, 0), max(win.y0 - win.side, 0),
+            min(win.x0 + 2 * win.side, width), min(win.y0 + 2 * win.side, height))
+
+
 def extract(arr: np.ndarray, win: Window) -> np.ndarray:
     """The window's pixels of a 2-D array; outside the image, mirrored ('reflect') values."""
     h, w = arr.shape[:2]

@@ -2,6 +2,8 @@
 
     python -m fiji_bridge.contour.train --minutes 70            # start
     python -m fiji_bridge.contour.train --minutes 70 --resume   # continue after an interruption
+    python -m fiji_bridge.contour.train --minutes 60 --lr 1e-3 --init models/contour_unet/resume_checkpoint.pt \
+        --workdir runs/contour_stage2 --cache runs/contour   # a further stage from trained weights
 
 Samples are built once and cached (``--cache``); checkpoints (model, optimiser, elapsed time)
 are written every ``--checkpoint-every`` seconds; the learning rate follows the elapsed share
@@ -41,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--per-object", type=int, default=2, help="simulated inits per training object")
     p.add_argument("--checkpoint-every", type=float, default=180.0, help="seconds")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", type=Path, help="folder of the cached samples (default: --workdir)")
+    p.add_argument("--init", type=Path, help="start a new stage from the weights of this checkpoint "
+                   "(fresh optimiser and schedule; earlier stages are recorded in the model card)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --workdir")
     p.add_argument("--export", action="store_true", help="only write weights + card from the checkpoint")
     return p.parse_args(argv)
@@ -127,9 +132,11 @@ def save_atomic(obj: object, path: Path) -> None:
 def write_outputs(model: GuidedUNet, args: argparse.Namespace, state: dict, val_scores: dict) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    stages = [*state.get("stages", []), {"steps": state["step"], "seconds": round(state["elapsed"]), "lr": args.lr}]
     meta = {"width": args.width, "input_size": INPUT_SIZE, "stroke_decay": STROKE_DECAY,
-            "percentiles": [LOW_PERCENTILE, HIGH_PERCENTILE], "steps": state["step"],
-            "train_seconds": round(state["elapsed"]), "val_iou_at_input_size": val_scores}
+            "percentiles": [LOW_PERCENTILE, HIGH_PERCENTILE], "steps": sum(st["steps"] for st in stages),
+            "train_seconds": sum(st["seconds"] for st in stages), "stages": stages,
+            "val_iou_at_input_size": val_scores}
     save_atomic({"state_dict": weights, "meta": meta}, args.out / "contour_unet.pt")
     (args.out / "training.json").write_text(json.dumps({**meta, "args": {k: str(v) for k, v in vars(args).items()}}, indent=2))
     (args.out / "MODEL_CARD.md").write_text(model_card(args, meta))
@@ -138,6 +145,9 @@ def write_outputs(model: GuidedUNet, args: argparse.Namespace, state: dict, val_
 def model_card(args: argparse.Namespace, meta: dict) -> str:
     """MODEL_CARD.md text: data, recipe, input normalisation, scores measured at the end of training."""
     scores = ", ".join(f"{k} {v:.3f}" for k, v in meta["val_iou_at_input_size"].items())
+    stage_lines = "\n".join(f"  - stage {i + 1}: {st['steps']} steps, {st['seconds'] / 60:.0f} min"
+                             + (f", peak lr {st['lr']:g}" if "lr" in st else ", peak lr 0.003")
+                             for i, st in enumerate(meta["stages"]))
     return f"""# contour_unet: guided U-Net for contour suggestion
 
 Weights: `contour_unet.pt` (float16 state dict + metadata), architecture
@@ -164,9 +174,13 @@ further candidates). Probabilities are resized back to the window, thresholded a
   loose box (0-30 % margins); weights {data.KIND_WEIGHTS}; max_distance 17 (60 %) or 8-30 px.
 - Augmentation: rotations by 90 deg, flips, inversion (p 0.3), gamma, contrast/brightness, noise.
 - Loss: BCE + soft Dice on the object channel, 0.5 x BCE on the any-nucleus channel.
-- AdamW lr {args.lr} (3 % warm-up, cosine), batch {args.batch}, 1 CPU thread,
-  {meta['steps']} steps in {meta['train_seconds'] / 60:.0f} min.
-- Reproduce: `python -m fiji_bridge.contour.train --minutes {args.minutes:g}` (add `--resume` after an interruption).
+- AdamW (3 % warm-up, cosine decay to 1 % of the peak learning rate), batch {args.batch}, 1 CPU thread,
+  {meta['steps']} steps in {meta['train_seconds'] / 60:.0f} min, in {len(meta['stages'])} stage(s); each stage
+  restarts the schedule from the previous stage's weights with a fresh optimiser:
+{stage_lines}
+- Reproduce: stage 1 `python -m fiji_bridge.contour.train --minutes 85`, then each further stage
+  `python -m fiji_bridge.contour.train --minutes M --lr LR --init runs/contour/checkpoint.pt --workdir runs/contour_stage2 --cache runs/contour`
+  (add `--resume` after an interruption). `models/contour_unet/resume_checkpoint.pt` is the last stage's checkpoint.
 
 ## Scores
 Mean IoU on simulated inits of `val` objects at the network resolution ({INPUT_SIZE} px): {scores}.
@@ -179,13 +193,20 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    val = cached_samples(args.val, args.workdir / "val_samples.npz", 1234, 1)
+    cache = args.cache or args.workdir
+    val = cached_samples(args.val, cache / "val_samples.npz", 1234, 1)
 
     model = GuidedUNet(args.width)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(args.seed)
-    state = {"step": 0, "elapsed": 0.0}
+    state = {"step": 0, "elapsed": 0.0, "stages": []}
     ckpt = args.workdir / "checkpoint.pt"
+    if args.init and not (args.resume and ckpt.exists()):
+        start = torch.load(args.init, weights_only=False)
+        model.load_state_dict(start["model"])
+        earlier = start["state"]
+        state["stages"] = [*earlier.get("stages", []), {"steps": earlier["step"], "seconds": round(earlier["elapsed"])}]
+        print(f"new stage from {args.init} (earlier stages: {state['stages']})", flush=True)
     if (args.resume or args.export) and ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
         model.load_state_dict(saved["model"])
@@ -197,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.export:
         write_outputs(model, args, state, score(model, val, limit=len(val.inputs)))
         return
-    train = cached_samples(args.train, args.workdir / f"train_samples_s{args.seed}_p{args.per_object}.npz",
+    train = cached_samples(args.train, cache / f"train_samples_s{args.seed}_p{args.per_object}.npz",
                            args.seed, args.per_object)
     print(f"train samples {len(train.inputs)}, val samples {len(val.inputs)}", flush=True)
     budget = args.minutes * 60

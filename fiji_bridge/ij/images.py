@@ -96,15 +96,16 @@ def _staging_buffer() -> tuple[np.ndarray, Any]:
     return _staging.pair
 
 
-def from_java_array(values: Any, dtype: np.dtype, out: np.ndarray | None = None) -> np.ndarray:
-    """Copy a Java primitive array into ``out`` (1-D, contiguous) or a new numpy array.
+def from_java_array(values: Any, dtype: np.dtype, out: np.ndarray | None = None, *,
+                    offset: int = 0, length: int | None = None) -> np.ndarray:
+    """Copy a Java primitive array (or its ``length`` items from ``offset``) into ``out`` (1-D, contiguous) or a new numpy array.
 
     Java bulk-copies the array, a piece at a time, into a reused staging buffer that numpy
     copies on. A direct buffer over ``out`` itself would keep that memory alive until the next
     Java GC; JPype's own buffer view costs a fresh native allocation per call.
     """
     dtype = np.dtype(dtype)
-    size = len(values)
+    size = len(values) - offset if length is None else length
     if out is None:
         out = np.empty(size, dtype=dtype)
     memory, buffer = _staging_buffer()
@@ -113,7 +114,7 @@ def from_java_array(values: Any, dtype: np.dtype, out: np.ndarray | None = None)
     for start in range(0, size, staged.size):
         count = min(staged.size, size - start)
         typed.clear()
-        typed.put(values, start, count)
+        typed.put(values, offset + start, count)
         out[start:start + count] = staged[:count]
     return out
 
@@ -243,6 +244,24 @@ def current_plane(imp: Any) -> np.ndarray:
     """The plane ImageJ currently shows (the current slice / channel / frame) as a copy."""
     _require_image(imp)
     return processor_to_numpy(imp.getProcessor())
+
+
+def current_plane_region(imp: Any, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Pixels x0 <= x < x1, y0 <= y < y1 (``box``) of the plane ImageJ currently shows, as a copy.
+
+    Only the rows of the box cross from Java, so a small region of a large image is cheap.
+    """
+    _require_image(imp)
+    ip = imp.getProcessor()
+    width, height = int(ip.getWidth()), int(ip.getHeight())
+    x0, y0, x1, y1 = box
+    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+        raise InputError(f"region {box} is not inside the {width}x{height} image")
+    bit_depth = int(ip.getBitDepth())
+    java_dtype, user_dtype = _BIT_DEPTHS[bit_depth]
+    rows = from_java_array(ip.getPixels(), java_dtype, offset=y0 * width, length=(y1 - y0) * width)
+    region = rows.reshape(y1 - y0, width)[:, x0:x1]
+    return _unpack_rgb(region) if bit_depth == 24 else np.ascontiguousarray(region).view(user_dtype)
 
 
 def numpy_to_imageplus(array: np.ndarray, *, dims: Sequence[str] | None = None, title: str = "image") -> Any:

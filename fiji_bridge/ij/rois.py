@@ -335,6 +335,26 @@ def rois_from_manager(bridge: Any = None) -> list[Annotation]:
     return rois_to_annotations(manager.getRoisAsArray())
 
 
+def manager_areas_meeting(box: tuple[int, int, int, int], position: int) -> list[Annotation]:
+    """The ROI Manager's area ROIs on stack ``position`` (or on all positions) whose bounds meet
+    ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. Only those ROIs are converted,
+    so the cost stays small in a ROI Manager holding thousands of annotations."""
+    manager = _manager(create=False)
+    if manager is None or manager.getCount() == 0:
+        return []
+    rois, helper = manager.getRoisAsArray(), java_helper()
+    x0, y0, x1, y1 = (int(v) for v in box)
+    if helper is not None:
+        return rois_to_annotations(helper.areasMeeting(rois, x0, y0, x1, y1, int(position)))
+    meeting = []
+    for roi in rois:
+        p, bounds = int(roi.getPosition()), roi.getBounds()
+        if roi.isArea() and p in (0, position) and bounds.x <= x1 and bounds.y <= y1 \
+                and bounds.x + bounds.width >= x0 and bounds.y + bounds.height >= y0:
+            meeting.append(roi)
+    return rois_to_annotations(meeting)
+
+
 def rois_to_manager(bridge: Any, anns: Sequence[Annotation], *, clear: bool = False) -> int:
     """Add annotations to ImageJ's ROI Manager (opening it if needed); returns the new count.
 

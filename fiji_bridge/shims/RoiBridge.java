@@ -47,6 +47,21 @@ public final class RoiBridge {
         return rois;
     }
 
+    /**
+     * The area ROIs on stack position {@code position} (or on every position) whose bounds meet
+     * the box [x0, x1) x [y0, y1), widened by one pixel for sub-pixel outlines.
+     */
+    public static Roi[] areasMeeting(Roi[] rois, int x0, int y0, int x1, int y1, int position) {
+        java.util.ArrayList<Roi> out = new java.util.ArrayList<>();
+        for (Roi roi : rois) {
+            int p = roi.getPosition();
+            if (!roi.isArea() || (p != 0 && p != position)) continue;
+            java.awt.Rectangle b = roi.getBounds();
+            if (b.x <= x1 && b.y <= y1 && b.x + b.width >= x0 && b.y + b.height >= y0) out.add(roi);
+        }
+        return out.toArray(new Roi[0]);
+    }
+
     /** Appends ROIs to a ROI Manager in one pass on the Java side. */
     public static void addAll(RoiManager manager, Roi[] rois) {
         for (Roi roi : rois) manager.addRoi(roi);

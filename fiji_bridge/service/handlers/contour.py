@@ -14,9 +14,10 @@ import numpy as np
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.contour.api import METHODS, suggest_contour
+from fiji_bridge.contour.crop import source_region
 from fiji_bridge.errors import InputError
-from fiji_bridge.ij.images import current_plane
-from fiji_bridge.ij.rois import annotation_to_roi, roi_to_annotation, rois_from_manager, rois_to_manager
+from fiji_bridge.ij.images import current_plane, current_plane_region
+from fiji_bridge.ij.rois import annotation_to_roi, manager_areas_meeting, roi_to_annotation, rois_to_manager
 from fiji_bridge.service.commands import command
 from fiji_bridge.service.options import flag
 
@@ -77,11 +78,22 @@ def _options(options: dict[str, Any]) -> tuple[str, float]:
     return method, max_distance
 
 
-def _existing(position: int) -> list[np.ndarray]:
-    """Outlines of the ROI Manager's area ROIs on this slice (none when it is closed)."""
-    if jpype.JClass("ij.plugin.frame.RoiManager").getInstance() is None:
-        return []
-    return [p for a in rois_from_manager() if a.is_area and a.position in (0, position) for p in a.paths]
+def _existing(box: tuple[int, int, int, int], position: int, offset: np.ndarray) -> list[np.ndarray]:
+    """Outlines (shifted by -offset) of the ROI Manager's area ROIs on this slice that meet ``box``."""
+    return [p - offset for a in manager_areas_meeting(box, position) for p in a.paths]
+
+
+def _source(imp: Any, state: _Suggestion) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """(pixels, their offset (x, y) in the image, their box) to suggest from: for the U-Net only
+    the part it reads (see crop.source_region), else the whole current plane."""
+    width, height = int(imp.getWidth()), int(imp.getHeight())
+    xs, ys = state.init[:, 0], state.init[:, 1]
+    meets_image = xs.max() > 0 and ys.max() > 0 and xs.min() < width and ys.min() < height
+    if state.method == "unet" and meets_image:  # else the API reports on the whole plane
+        box = source_region(state.init, (height, width), state.max_distance)
+        if box[2] > box[0] and box[3] > box[1]:
+            return current_plane_region(imp, box), np.array(box[:2], np.float64), box
+    return current_plane(imp), np.zeros(2), (0, 0, width, height)
 
 
 def _show(imp: Any, outline: np.ndarray, group: int, position: int) -> Any:
@@ -99,9 +111,10 @@ def _add_to_manager(bridge: Any, ann: Annotation) -> str:
 
 
 def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, Any]:
-    plane = current_plane(imp)
-    outline = suggest_contour(plane, state.init, method=state.method, max_distance=state.max_distance,
-                              closed=state.closed, existing=_existing(state.position), candidate=state.candidate)
+    pixels, offset, box = _source(imp, state)
+    outline = suggest_contour(pixels, state.init - offset, method=state.method, max_distance=state.max_distance,
+                              closed=state.closed, existing=_existing(box, state.position, offset),
+                              candidate=state.candidate) + offset
     state.outline = outline
     _show(imp, outline, state.group, state.position)
     with _last_lock:
