@@ -86,23 +86,23 @@ def run_once(client, tiles: list[Path], outdir: Path, options: SegmentOptions) -
 
 
 def measure(tiles: list[Path], work: Path, options: SegmentOptions, repeats: int) -> dict[int, dict]:
-    """Median steady throughput with 1 and 2 workers; the two alternate, so load that comes and
-    goes on a shared machine hits both alike."""
-    clients, cold, runs = {}, {}, {1: [], 2: []}
-    try:
+    """Median steady throughput with 1 and 2 workers. Only one cluster exists at a time (an idle
+    second cluster would take CPU from the measured one); 1- and 2-worker batches alternate, so
+    load that comes and goes on a shared machine hits both alike."""
+    cold: dict[int, tuple[float, list[int]]] = {}
+    runs: dict[int, list] = {1: [], 2: []}
+    for repeat in range(repeats):
         for workers in (1, 2):
             started = time.perf_counter()
-            clients[workers] = make_client(None, workers)
-            threads = clients[workers].run(_warm_up)
-            cold[workers] = (time.perf_counter() - started, sorted(threads.values()))
-        for repeat in range(repeats):
-            for workers in (1, 2):
-                runs[workers].append(run_once(clients[workers], tiles, work / f"out_{workers}_{repeat}", options))
-                print(f"  repeat {repeat + 1}, {workers} worker(s): {runs[workers][-1][0]:.1f} s "
-                      f"(load average {_load()})", flush=True)
-    finally:
-        for client in clients.values():
-            close_client(client)
+            client = make_client(None, workers)
+            try:
+                threads = client.run(_warm_up)
+                cold.setdefault(workers, (time.perf_counter() - started, sorted(threads.values())))
+                runs[workers].append(run_once(client, tiles, work / f"out_{workers}_{repeat}", options))
+            finally:
+                close_client(client)
+            print(f"  repeat {repeat + 1}, {workers} worker(s): {runs[workers][-1][0]:.1f} s "
+                  f"(load average {_load()})", flush=True)
     results = {}
     for workers, rs in runs.items():
         seconds = statistics.median(r[0] for r in rs)

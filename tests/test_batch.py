@@ -22,7 +22,7 @@ import pytest
 import tifffile
 
 from fiji_bridge.atomic import TEMP_PREFIX
-from fiji_bridge.batch.engine import SUMMARY_NAME, Job, run_batch
+from fiji_bridge.batch.engine import SUMMARY_NAME, Job, close_client, make_client, run_batch
 from fiji_bridge.batch.tasks import SegmentOptions, segment_image, segment_jobs
 from fiji_bridge.rois.labels import annotations_to_labels
 from fiji_bridge.rois.roiset import read_roiset
@@ -192,6 +192,24 @@ def test_batch_on_an_existing_scheduler_with_two_worker_processes(dask_cluster, 
 
     with Client(dask_cluster, timeout="30s") as client:  # the model stays loaded in each worker
         assert list(client.run(cached_models).values()) == [1, 1]
+
+
+def _worker_settings() -> tuple:
+    import dask
+    import torch
+
+    return (dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
+            torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS"))
+
+
+def test_local_workers_get_one_thread_and_no_profiler():
+    client = make_client(None, 2)
+    try:
+        settings = client.run(_worker_settings)
+    finally:
+        close_client(client)
+    assert len(settings) == 2
+    assert all(s == (False, "500ms", 1, "1") for s in settings.values()), settings
 
 
 def test_the_task_sent_per_input_is_small():

@@ -36,6 +36,14 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 IN_FLIGHT_PER_THREAD = 2
 SUMMARY_EVERY_S = 2.0
 WORKER_WAIT_S = 60.0
+# Local clusters: dask's defaults sample every worker's stack every 10 ms (the profiler behind the
+# dashboard) and wake each process every 20 ms; on a 2-core machine with one busy worker per core
+# that bookkeeping took ~6 % of the CPU away from the images (benchmarks/bench_batch.py).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 Task = Callable[["Job"], Mapping[str, float] | None]
 
@@ -160,6 +168,7 @@ def default_workers() -> int:
 def make_client(scheduler: str | None = None, workers: int | None = None) -> Any:
     """A dask client on an existing scheduler address, or on a new local cluster of
     ``workers`` single-threaded worker processes (default: one per core)."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -176,12 +185,13 @@ def make_client(scheduler: str | None = None, workers: int | None = None) -> Any
     n_workers = default_workers() if workers is None else workers
     if n_workers < 1:
         raise InputError(f"--workers must be at least 1, got {n_workers}")
-    cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-        host="127.0.0.1", env={var: "1" for var in THREAD_VARIABLES}, silence_logs=logging.ERROR,
-        # no dashboard; the scheduler's small HTTP server on a free local port, not on 8787
-        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-    )
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # the nannies hand this config to their workers
+        cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            host="127.0.0.1", env={var: "1" for var in THREAD_VARIABLES}, silence_logs=logging.ERROR,
+            # no dashboard; the scheduler's small HTTP server on a free local port, not on 8787
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        )
     return Client(cluster)
 
 
