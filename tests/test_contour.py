@@ -13,7 +13,9 @@ from fiji_bridge.contour.api import suggest_candidates
 from fiji_bridge.contour.crop import Window, crop_box, extract, make_window, network_input, resize, source_region
 from fiji_bridge.contour.data import image_ids, load_pair
 from fiji_bridge.contour.inits import CLOSED, simulate
-from fiji_bridge.contour.model import GuidedUNet, fold_batchnorm
+from fiji_bridge.contour.model import GuidedUNet
+from fiji_bridge.layers import fold_batchnorm
+from fiji_bridge.nucleaizer.model import UNet as NucleusUNet
 from fiji_bridge.errors import FijiBridgeError, InputError
 from fiji_bridge.rois.labels import annotation_mask
 
@@ -235,9 +237,10 @@ def test_missing_weights_give_a_clear_error(tmp_path):
         unet.load_model(tmp_path / "nope.pt")
 
 
-def test_folding_batchnorm_keeps_the_outputs():
+@pytest.mark.parametrize("make", [lambda: GuidedUNet(8), lambda: NucleusUNet((8, 16, 32))], ids=["contour", "nucleus"])
+def test_folding_batchnorm_keeps_the_outputs(make):
     torch.manual_seed(0)
-    model = GuidedUNet(8)
+    model = make()
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1)

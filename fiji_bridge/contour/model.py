@@ -39,20 +39,3 @@ class GuidedUNet(nn.Module):
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
             x = dec(torch.cat([up(x), skip], dim=1))
         return self.head(x)
-
-
-def fold_batchnorm(model: GuidedUNet) -> GuidedUNet:
-    """Fold every BatchNorm into the convolution before it (inference only; same outputs, faster)."""
-    for block in model.modules():
-        if not isinstance(block, nn.Sequential):
-            continue
-        layers = list(block)
-        for i, (conv, bn) in enumerate(zip(layers, layers[1:])):
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-                fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding)
-                fused.weight.data = conv.weight.data * scale[:, None, None, None]
-                bias = conv.bias.data if conv.bias is not None else torch.zeros_like(bn.running_mean)
-                fused.bias.data = (bias - bn.running_mean) * scale + bn.bias
-                block[i], block[i + 1] = fused, nn.Identity()
-    return model

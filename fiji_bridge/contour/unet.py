@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from fiji_bridge.contour.crop import INPUT_SIZE, Window, network_input
-from fiji_bridge.contour.model import GuidedUNet, fold_batchnorm
+from fiji_bridge.contour.model import GuidedUNet
+from fiji_bridge.layers import fold_batchnorm
 from fiji_bridge.errors import FijiBridgeError
 
 MODEL_ENV = "FIJI_BRIDGE_CONTOUR_MODEL"

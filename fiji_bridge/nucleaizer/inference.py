@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from fiji_bridge.errors import InputError
+from fiji_bridge.layers import fold_batchnorm
 from fiji_bridge.nucleaizer.model import UNet
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "nucleus" / "nucleus_unet.pt"
@@ -43,7 +44,7 @@ def load_model(path: str | Path | None = None) -> NucleusModel:
             config = saved["config"]
             net = UNet(tuple(config["widths"]))
             net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
-            net.eval().to(memory_format=torch.channels_last)
+            fold_batchnorm(net.eval()).to(memory_format=torch.channels_last)
             target = float(config.get("inference_diameter", config["target_diameter"]))
             _CACHE[key] = NucleusModel(net, target, config)
         return _CACHE[key]

@@ -63,7 +63,9 @@ def merge_without_valley(labels: np.ndarray, distance: np.ndarray, ratio: float)
     if not len(pairs):
         return labels
     count = int(labels.max())
-    peak = ndi.maximum(distance, labels, np.arange(count + 1))
+    peak = np.zeros(count + 1, distance.dtype)  # highest distance per object
+    inside = labels > 0
+    np.maximum.at(peak, labels[inside], distance[inside])
     order = np.lexsort((heights, pairs[:, 1], pairs[:, 0]))
     pairs, heights = pairs[order], heights[order]
     last = np.r_[np.any(pairs[1:] != pairs[:-1], axis=1), True]  # highest border value per pair
