@@ -7,6 +7,10 @@ changes. The learning rate follows a cosine over a wall-clock budget, so the run
 a checkpoint is written every few minutes and ``--resume`` continues from it.
 
     python -m fiji_bridge.nucleaizer.train --data ../shared/data/dsb2018 --budget-minutes 70 [--resume]
+    python -m fiji_bridge.nucleaizer.train --budget-minutes 50 --lr 1e-3 \
+        --init models/nucleus/resume_checkpoint.pt --work runs/nucleus_stage2   # a further stage
+
+The cache file name carries the preprocessing constants, so changing them rebuilds it.
 """
 from __future__ import annotations
 
@@ -33,6 +37,14 @@ WIDTHS = (12, 16, 32, 64, 96)
 CROP = 128
 SCALE_RANGE = (0.7, 1.4)
 KIND_WEIGHTS = {"gray_darkbg": 0.55, "color": 0.3, "gray_lightbg": 0.15}
+
+
+def cache_name() -> str:
+    """Training cache file name, carrying every constant the cached images depend on."""
+    from fiji_bridge.nucleaizer import preprocess as pre
+
+    return (f"train_cache_d{TARGET_DIAMETER:g}_p{pre.LOW_PERCENTILE:g}-{pre.HIGH_PERCENTILE:g}"
+            f"_top{pre.TOP_PERCENTILE:g}x{pre.TOP_SHARE:g}.pkl")
 
 
 def rescale_pair(image: np.ndarray, labels: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +194,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", type=Path, help="start a new stage from the weights of this checkpoint "
+                        "(fresh optimiser and schedule; the earlier stages are recorded in the config)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    items = build_cache(args.data, args.work / "train_cache.pkl")
+    items = build_cache(args.data, args.work / cache_name())
     print(f"cache: {len(items)} images in {time.time() - t0:.0f}s", flush=True)
     kind_counts = {k: sum(it["kind"] == k for it in items) for k in KIND_WEIGHTS}
     weights = np.array([KIND_WEIGHTS[it["kind"]] / kind_counts[it["kind"]] for it in items])
@@ -198,13 +212,19 @@ def main(argv: list[str] | None = None) -> None:
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    step, elapsed = 0, 0.0
+    step, elapsed, stages = 0, 0.0, []
     checkpoint = args.work / "checkpoint.pt"
+    if args.init and not (args.resume and checkpoint.exists()):
+        start_from = torch.load(args.init, weights_only=False)
+        model.load_state_dict(start_from["model"])
+        stages = [*start_from.get("stages", []), {"steps": start_from["step"], "minutes": round(start_from["elapsed"] / 60, 1),
+                                                  "lr": start_from.get("lr", 3e-3)}]
+        print(f"new stage from {args.init}; earlier stages {stages}", flush=True)
     if args.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
-        step, elapsed = state["step"], state["elapsed"]
+        step, elapsed, stages = state["step"], state["elapsed"], state.get("stages", [])
         rng = np.random.default_rng(args.seed + step)
         gen = torch.Generator().manual_seed(args.seed + step)
         print(f"resumed at step {step}, {elapsed / 60:.1f} min", flush=True)
@@ -232,11 +252,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step} t={elapsed / 60:.1f}min lr={lr:.2e} loss={np.mean(running):.4f}", flush=True)
             running = []
         if time.time() - last_save > args.checkpoint_minutes * 60:
-            save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed}, checkpoint)
+            save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed,
+                         "stages": stages, "lr": args.lr}, checkpoint)
             last_save = time.time()
-    save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed}, checkpoint)
+    save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed,
+                         "stages": stages, "lr": args.lr}, checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    info = {"steps": step, "batch": args.batch, "crop": CROP, "minutes": round(elapsed / 60, 1), "train_images": len(items)}
+    stages = [*stages, {"steps": step, "minutes": round(elapsed / 60, 1), "lr": args.lr}]
+    info = {"steps": sum(st["steps"] for st in stages), "batch": args.batch, "crop": CROP,
+            "minutes": round(sum(st["minutes"] for st in stages), 1), "stages": stages, "train_images": len(items)}
     export_weights(model, args.out, info)
     print(f"done: {step} steps in {elapsed / 60:.1f} min -> {args.out}", flush=True)
 
