@@ -45,3 +45,18 @@ def test_training_resumes_after_an_interruption_and_writes_outputs(tmp_path, cap
     assert json.loads((tmp_path / "model" / "training.json").read_text())["steps"] == second["step"]
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
     assert "never `val`" in card and "Input" in card and "percentile" in card
+
+
+def test_a_further_stage_starts_from_trained_weights_and_records_both(tmp_path):
+    data = tiny_dsb(tmp_path / "dsb")
+    common = ["--train", str(data), "--val", str(data), "--width", "4", "--batch", "4", "--checkpoint-every", "0"]
+    train.main([*common, "--workdir", str(tmp_path / "work"), "--out", str(tmp_path / "stage1"), "--minutes", "0.02"])
+    first = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)
+    train.main([*common, "--workdir", str(tmp_path / "stage2"), "--cache", str(tmp_path / "work"),
+                "--out", str(tmp_path / "stage2_out"), "--minutes", "0.02", "--lr", "1e-3",
+                "--init", str(tmp_path / "work" / "checkpoint.pt")])
+    assert not list((tmp_path / "stage2").glob("*.npz"))  # samples come from the shared cache
+    meta = torch.load(tmp_path / "stage2_out" / "contour_unet.pt", weights_only=True)["meta"]
+    assert [s["steps"] for s in meta["stages"]][0] == first["state"]["step"]
+    assert meta["stages"][1]["lr"] == 1e-3 and meta["steps"] == sum(s["steps"] for s in meta["stages"])
+    assert "stage 2:" in (tmp_path / "stage2_out" / "MODEL_CARD.md").read_text()
