@@ -175,9 +175,48 @@ def imagej_latency(folder: Path, objects: list, n: int) -> dict:
         api_ms += timed(api)
     bridge.close_images()
     cmd, ap = np.array(cmd_ms) * 1e3, np.array(api_ms) * 1e3
+    large = _large_image_latency(bridge, folder, objects, rng, command, select)
     return {"n": len(cmd), "median_ms": float(np.median(cmd)), "p95_ms": float(np.percentile(cmd, 95)),
             "api_median_ms": float(np.median(ap)), "api_p95_ms": float(np.percentile(ap, 95)),
-            "overhead_median_ms": float(np.median(cmd) - np.median(ap))}
+            "overhead_median_ms": float(np.median(cmd) - np.median(ap)), "large": large}
+
+
+def _large_image_latency(bridge, folder: Path, objects: list, rng: np.random.Generator, command, select,
+                         side: int = 2048, rois: int = 2000) -> dict:
+    """The command on a side x side RGB mosaic of one val image with ``rois`` ROIs (elsewhere) in
+    the ROI Manager: what an annotation session on a large image reaches."""
+    from fiji_bridge.ij.images import numpy_to_imageplus
+    from fiji_bridge.ij.rois import rois_to_manager
+
+    image_id = max({o[0] for o in objects}, key=lambda i: sum(o[0] == i for o in objects))
+    image, labels = data.load_pair(folder, image_id)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    reps = (-(-side // labels.shape[0]), -(-side // labels.shape[1]))
+    mosaic = np.tile(image, (*reps, 1))[:side, :side]
+    centre = np.array([labels.shape[1] * (reps[1] // 2), labels.shape[0] * (reps[0] // 2)], float)
+    imp = numpy_to_imageplus(mosaic, title="mosaic")
+    imp.show()
+    squares = [Annotation(np.array([[x, y], [x + 6, y], [x + 6, y + 6], [x, y + 6]], float))
+               for x, y in zip(np.arange(rois) % 40 * 8.0, np.arange(rois) // 40 * 8.0)]
+    rois_to_manager(bridge, squares, clear=True)
+    calls = [(imp, simulate("polygon", labels == k, rng, labels.shape) + centre)
+             for i, k, _ in objects if i == image_id]
+    for _, init in calls[:5]:
+        select(imp, init)
+        command(imp, init)
+    times = []
+    for _ in range(3):
+        for _, init in calls:
+            select(imp, init)
+            t = time.perf_counter()
+            command(imp, init)
+            times.append(time.perf_counter() - t)
+    rois_to_manager(bridge, [], clear=True)
+    bridge.close_images()
+    ms = np.array(times) * 1e3
+    return {"n": len(ms), "side": side, "rois": rois, "median_ms": float(np.median(ms)),
+            "p95_ms": float(np.percentile(ms, 95))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,6 +251,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"unet latency, ImageJ command 'Suggest Contour' ({lij['n']} calls): median {lij['median_ms']:.1f} ms, "
               f"p95 {lij['p95_ms']:.1f} ms; same inits through the API: median {lij['api_median_ms']:.1f} ms, "
               f"p95 {lij['api_p95_ms']:.1f} ms; command overhead (median) {lij['overhead_median_ms']:.1f} ms")
+        big = lij["large"]
+        print(f"unet latency, ImageJ command on a {big['side']}x{big['side']} RGB image with {big['rois']} ROIs in the "
+              f"ROI Manager ({big['n']} calls): median {big['median_ms']:.1f} ms, p95 {big['p95_ms']:.1f} ms")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -4,7 +4,7 @@ Methods: the bundled model (size estimated, ``diameter=None``), the model with 8
 and the classical baseline (blur + Otsu + distance watershed), all in the same run; then the
 same on ``val`` upscaled 3x (size estimation must keep the score within 0.05); seconds per
 input megapixel; peak memory for a 4096x4096 image (in a subprocess: peak resident memory before and after
-segmenting, and the peak of Python/numpy allocations traced by tracemalloc).
+segmenting, and the peak of Python/numpy allocations traced by tracemalloc), without and with TTA.
 
     python benchmarks/bench_nuclei.py --data ../shared/data/dsb2018 [--json runs/bench_nuclei.json]
 """
@@ -72,7 +72,7 @@ def print_table(title: str, table: dict) -> None:
         print(f"{kind:<14}{row['n']:>4}{row['ap50']:>9.3f}{row['f1_50']:>9.3f}{row['dsb']:>8.3f}")
 
 
-def memory_child(size: int) -> None:
+def memory_child(size: int, tta: bool) -> None:
     """Segment a size x size mosaic of val-like content; print peak memory as JSON."""
     load_model()
     rng = np.random.default_rng(0)
@@ -85,10 +85,10 @@ def memory_child(size: int) -> None:
     rss_before = _peak_rss_mb()
     tracemalloc.start()
     start = time.perf_counter()
-    labels = segment_nuclei(image, diameter=None)
+    labels = segment_nuclei(image, diameter=None, tta=tta)
     elapsed = time.perf_counter() - start
     _, traced_peak = tracemalloc.get_traced_memory()
-    print(json.dumps({"size": size, "objects": int(labels.max()), "seconds": round(elapsed, 1),
+    print(json.dumps({"size": size, "tta": tta, "objects": int(labels.max()), "seconds": round(elapsed, 1),
                       "peak_rss_before_mb": round(rss_before), "peak_rss_mb": round(_peak_rss_mb()),
                       "input_mb": round(image.nbytes / 2**20), "tracemalloc_peak_mb": round(traced_peak / 2**20)}))
 
@@ -101,8 +101,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_memory(size: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", str(size)], capture_output=True, text=True, check=True)
+def measure_memory(size: int, tta: bool) -> dict:
+    command = [sys.executable, __file__, "--memory-child", str(size)] + (["--memory-tta"] if tta else [])
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -117,10 +118,11 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=None, help="model weights (default: bundled)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-tta", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_child:
-        memory_child(args.memory_child)
+        memory_child(args.memory_child, args.memory_tta)
         return
     model = load_model(args.weights)
     results: dict = {"threads": args.threads}
@@ -141,8 +143,11 @@ def main() -> None:
         delta = results["model_upscaled3x"]["scores"]["overall"]["dsb"] - results["model"]["scores"]["overall"]["dsb"]
         print(f"\nDSB change at 3x scale: {delta:+.3f} (must stay within 0.05)")
     if not args.skip_memory:
-        results["memory_4096"] = measure_memory(4096)
+        results["memory_4096"] = measure_memory(4096, tta=False)
         print(f"\n4096x4096: {json.dumps(results['memory_4096'])}")
+        if not args.skip_tta:
+            results["memory_4096_tta"] = measure_memory(4096, tta=True)
+            print(f"4096x4096 with TTA: {json.dumps(results['memory_4096_tta'])}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
