@@ -17,9 +17,6 @@ from fiji_bridge.layers import fold_batchnorm
 MODEL_ENV = "FIJI_BRIDGE_CONTOUR_MODEL"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "contour_unet" / "contour_unet.pt"
 INFERENCE_THREADS = 1  # a 64 px input gains nothing from more; on a busy CPU more threads cost 5x
-# Test-time augmentation: the probabilities are averaged over the input as is and these flips
-# (tensor dims to flip); each flip costs one more forward pass.
-TTA_FLIPS: tuple[tuple[int, ...], ...] = ()
 
 _lock = threading.Lock()
 _cache: dict[Path, GuidedUNet] = {}
@@ -58,9 +55,6 @@ def predict(image: np.ndarray, init: np.ndarray, closed: bool, win: Window) -> n
     torch.set_num_threads(INFERENCE_THREADS)
     try:
         prob = torch.sigmoid(model(x))
-        for dims in TTA_FLIPS:
-            prob += torch.sigmoid(model(x.flip(dims))).flip(dims)
-        prob /= 1 + len(TTA_FLIPS)
     finally:
         torch.set_num_threads(threads)
     if win.side != INPUT_SIZE:
