@@ -23,10 +23,10 @@ class PostProcessing:
     foreground_threshold: float = 0.6
     seed_source: str = "distance"
     seed_threshold: float = 0.5
-    min_seed_area: float = 4.0
+    min_seed_area: float = 2.0
     min_area: float = 40.0
     max_hole_area: float = 40.0
-    merge_ratio: float = 0.9
+    merge_ratio: float = 0.7
 
 
 def _fill_small_holes(foreground: np.ndarray, max_area: float) -> np.ndarray:
