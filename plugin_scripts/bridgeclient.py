@@ -56,7 +56,8 @@ def macro_options():
     runs, so that the call is recorded as usual.
     """
     options = Macro.getOptions()
-    if options is None or Recorder.record:
+    # Recorder.getInstance(), not Recorder.record: in Jython that name is the record() method
+    if options is None or Recorder.getInstance() is not None:
         return None
     return options
 

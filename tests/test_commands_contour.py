@@ -198,6 +198,24 @@ def test_bad_input_gives_a_clear_message_and_changes_nothing(clean_ij, sample, c
     assert _snapshot(clean_ij, imp) == before
 
 
+@pytest.mark.parametrize("options, words", [
+    ("method=foo max_distance=17", "method='foo' is not one of: unet, region_growing, active_contour"),
+    ("method=unet max_distance=abc", "max_distance must be a number"),
+])
+def test_macro_options_are_read_without_a_dialog_and_checked(clean_ij, sample, options, words):
+    """A macro call skips the GenericDialog (which would stop on max_distance=abc with its own
+    "numeric value" error) and fiji_bridge checks the options with its own words."""
+    image, labels, k = sample
+    imp = show(image, "contour-options")
+    clean_ij.run_macro("makeOval(%d, %d, %d, %d);" % box_of(labels == k))
+    before = _snapshot(clean_ij, imp)
+    with pytest.raises(MacroError, match=words):
+        clean_ij.run_macro(f'run("Suggest Contour", "{options}");')
+    assert _snapshot(clean_ij, imp) == before
+    clean_ij.run_macro('run("Suggest Contour", "method=[region_growing] max_distance=10 add");')
+    assert manager_names(clean_ij) == ["0001"]
+
+
 def test_next_candidate_without_a_suggestion_and_accept_without_selection(clean_ij, sample):
     image, _, _ = sample
     show(image[..., 0], "contour-fresh")
