@@ -173,9 +173,10 @@ def processor_to_numpy(ip: Any) -> np.ndarray:
     return _plane_to_numpy(ip.getPixels(), int(ip.getBitDepth()), int(ip.getHeight()), int(ip.getWidth()))
 
 
-def _plane_to_numpy(pixels: Any, bit_depth: int, height: int, width: int) -> np.ndarray:
+def _plane_to_numpy(pixels: Any, bit_depth: int, height: int, width: int, first_row: int = 0) -> np.ndarray:
+    """``height`` rows from ``first_row`` of a plane's Java pixel array as (height, width[, 3])."""
     java_dtype, user_dtype = _BIT_DEPTHS[bit_depth]
-    plane = from_java_array(pixels, java_dtype).reshape(height, width)
+    plane = from_java_array(pixels, java_dtype, offset=first_row * width, length=height * width).reshape(height, width)
     return _unpack_rgb(plane) if bit_depth == 24 else plane.view(user_dtype)
 
 
@@ -257,11 +258,8 @@ def current_plane_region(imp: Any, box: tuple[int, int, int, int]) -> np.ndarray
     x0, y0, x1, y1 = box
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
         raise InputError(f"region {box} is not inside the {width}x{height} image")
-    bit_depth = int(ip.getBitDepth())
-    java_dtype, user_dtype = _BIT_DEPTHS[bit_depth]
-    rows = from_java_array(ip.getPixels(), java_dtype, offset=y0 * width, length=(y1 - y0) * width)
-    region = rows.reshape(y1 - y0, width)[:, x0:x1]
-    return _unpack_rgb(region) if bit_depth == 24 else np.ascontiguousarray(region).view(user_dtype)
+    rows = _plane_to_numpy(ip.getPixels(), int(ip.getBitDepth()), y1 - y0, width, first_row=y0)
+    return np.ascontiguousarray(rows[:, x0:x1])
 
 
 def numpy_to_imageplus(array: np.ndarray, *, dims: Sequence[str] | None = None, title: str = "image") -> Any:
