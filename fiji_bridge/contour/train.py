@@ -28,6 +28,7 @@ from fiji_bridge.contour.model import GuidedUNet
 
 ROOT = Path(__file__).resolve().parents[2]
 DSB = ROOT.parent / "shared" / "data" / "dsb2018"
+DEFAULT_LR = 3e-3  # also the peak lr of checkpoints written before they recorded it
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=ROOT / "runs" / "contour", help="cache, checkpoint, log")
     p.add_argument("--minutes", type=float, default=70.0, help="training time budget (wall clock)")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=DEFAULT_LR)
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--per-object", type=int, default=2, help="simulated inits per training object")
     p.add_argument("--checkpoint-every", type=float, default=180.0, help="seconds")
@@ -145,8 +146,7 @@ def write_outputs(model: GuidedUNet, args: argparse.Namespace, state: dict, val_
 def model_card(args: argparse.Namespace, meta: dict) -> str:
     """MODEL_CARD.md text: data, recipe, input normalisation, scores measured at the end of training."""
     scores = ", ".join(f"{k} {v:.3f}" for k, v in meta["val_iou_at_input_size"].items())
-    stage_lines = "\n".join(f"  - stage {i + 1}: {st['steps']} steps, {st['seconds'] / 60:.0f} min"
-                             + (f", peak lr {st['lr']:g}" if "lr" in st else ", peak lr 0.003")
+    stage_lines = "\n".join(f"  - stage {i + 1}: {st['steps']} steps, {st['seconds'] / 60:.0f} min, peak lr {st['lr']:g}"
                              for i, st in enumerate(meta["stages"]))
     return f"""# contour_unet: guided U-Net for contour suggestion
 
@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> None:
         start = torch.load(args.init, weights_only=False)
         model.load_state_dict(start["model"])
         earlier = start["state"]
-        state["stages"] = [*earlier.get("stages", []), {"steps": earlier["step"], "seconds": round(earlier["elapsed"])}]
+        state["stages"] = [*earlier.get("stages", []), {"steps": earlier["step"], "seconds": round(earlier["elapsed"]),
+                                                        "lr": earlier.get("lr", DEFAULT_LR)}]
         print(f"new stage from {args.init} (earlier stages: {state['stages']})", flush=True)
     if (args.resume or args.export) and ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
@@ -221,8 +222,13 @@ def main(argv: list[str] | None = None) -> None:
     train = cached_samples(args.train, cache / f"train_samples_s{args.seed}_p{args.per_object}.npz",
                            args.seed, args.per_object)
     print(f"train samples {len(train.inputs)}, val samples {len(val.inputs)}", flush=True)
+    state["lr"] = args.lr
     budget = args.minutes * 60
     n = len(train.inputs)
+
+    def checkpoint() -> dict:
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(), "state": state}
+
     last_ckpt = time.monotonic()
     t_prev = time.monotonic()
     running = 0.0
@@ -248,13 +254,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {state['step']} {state['elapsed'] / 60:.1f}/{args.minutes:.0f} min "
                   f"loss {running:.4f} lr {lr:.2e}", flush=True)
         if now - last_ckpt >= args.checkpoint_every:
-            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                         "generator": gen.get_state(), "state": state}, ckpt)
+            save_atomic(checkpoint(), ckpt)
             print(f"checkpoint: val IoU {score(model, val)}", flush=True)
             last_ckpt = time.monotonic()
             t_prev = last_ckpt  # scoring time does not count as training time
-    save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                 "generator": gen.get_state(), "state": state}, ckpt)
+    save_atomic(checkpoint(), ckpt)
     val_scores = score(model, val, limit=len(val.inputs))
     print(f"final val IoU at {INPUT_SIZE} px: {val_scores}", flush=True)
     write_outputs(model, args, state, val_scores)

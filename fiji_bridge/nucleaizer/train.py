@@ -37,6 +37,7 @@ WIDTHS = (12, 16, 32, 64, 96)
 CROP = 128
 SCALE_RANGE = (0.7, 1.4)
 KIND_WEIGHTS = {"gray_darkbg": 0.55, "color": 0.3, "gray_lightbg": 0.15}
+DEFAULT_LR = 3e-3  # also the peak lr of checkpoints written before they recorded it
 
 
 def cache_name() -> str:
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget-minutes", type=float, default=70.0)
     parser.add_argument("--until", help="UTC time HH:MM at which to end (overrides --budget-minutes)")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=DEFAULT_LR)
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--init", type=Path, help="start a new stage from the weights of this checkpoint "
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         start_from = torch.load(args.init, weights_only=False)
         model.load_state_dict(start_from["model"])
         stages = [*start_from.get("stages", []), {"steps": start_from["step"], "minutes": round(start_from["elapsed"] / 60, 1),
-                                                  "lr": start_from.get("lr", 3e-3)}]
+                                                  "lr": start_from.get("lr", DEFAULT_LR)}]
         print(f"new stage from {args.init}; earlier stages {stages}", flush=True)
     if args.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -236,6 +237,11 @@ def main(argv: list[str] | None = None) -> None:
         budget = elapsed + (hours * 3600 + minutes * 60) - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)
     model.train()
     start, last_save, running = time.time() - elapsed, time.time(), []
+
+    def checkpoint_state() -> dict:
+        return {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed,
+                "stages": stages, "lr": args.lr}
+
     while elapsed < budget:
         lr = learning_rate(args.lr, elapsed / budget)
         for group in optimiser.param_groups:
@@ -252,11 +258,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step} t={elapsed / 60:.1f}min lr={lr:.2e} loss={np.mean(running):.4f}", flush=True)
             running = []
         if time.time() - last_save > args.checkpoint_minutes * 60:
-            save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed,
-                         "stages": stages, "lr": args.lr}, checkpoint)
+            save_atomic(checkpoint_state(), checkpoint)
             last_save = time.time()
-    save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed,
-                         "stages": stages, "lr": args.lr}, checkpoint)
+    save_atomic(checkpoint_state(), checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     stages = [*stages, {"steps": step, "minutes": round(elapsed / 60, 1), "lr": args.lr}]
     info = {"steps": sum(st["steps"] for st in stages), "batch": args.batch, "crop": CROP,
