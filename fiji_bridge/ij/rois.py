@@ -396,7 +396,6 @@ def annotations_to_overlay(imp: Any, anns: Sequence[Annotation], *, clear: bool 
     imp.setOverlay(overlay)
 
 
-
 def is_headless() -> bool:
     """True when Java runs headless, where no ROI Manager can exist."""
     return bool(jpype.JClass("java.awt.GraphicsEnvironment").isHeadless())

@@ -8,8 +8,8 @@ that scale until the scale agrees with the estimate within ``AGREEMENT`` (at mos
 The first preview is coarse (the image shrunk to about ``START_AREA`` pixels; on val 128x128
 beat 256x256 and 96x96): nuclei that look too large to the model are cut into target-sized
 pieces, a wrong answer that agrees with itself, while nuclei that look too small merely come
-out too small or merged, which the next rounds correct by zooming in. If the first preview finds nothing, the image is tried
-zoomed in by ``RETRY_ZOOM`` and its square.
+out too small or merged, which the next rounds correct by zooming in. If the first preview
+finds nothing, the image is tried zoomed in by ``RETRY_ZOOM`` and its square.
 When the last preview covered the whole image at the chosen scale its maps are returned, so
 ``segment_nuclei`` need not run the network again.
 """
