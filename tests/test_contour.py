@@ -157,6 +157,8 @@ def test_source_region_holds_the_mirrored_pixels_past_the_image_edge():
     shifted = Window(tuple(np.subtract(win.crop, (x0, y0, x0, y0))), win.x0 - x0, win.y0 - y0, win.side)
     np.testing.assert_array_equal(network_input(part, init - [x0, y0], False, shifted),
                                   network_input(image, init, False, win))
+    # an init beside the image reads nothing (the API then reports it outside the image)
+    assert source_region(np.array([[-50.0, 5.0], [-30.0, 5.0], [-40.0, 20.0]]), image.shape, 17) == (0, 0, 0, 0)
 
 
 def test_suggestion_stays_inside_the_crop_rule_box():

@@ -8,7 +8,7 @@ import numpy as np
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.contour import active_contour, region_growing, unet
 from fiji_bridge.contour.candidates import existing_masks, outline, ranked_components, without_existing
-from fiji_bridge.contour.crop import Window, make_window, stroke_pixels
+from fiji_bridge.contour.crop import Window, make_window, misses_image, stroke_pixels
 from fiji_bridge.errors import InputError
 from fiji_bridge.rois.labels import annotation_mask
 
@@ -100,9 +100,8 @@ def _checked_init(init: np.ndarray, closed: bool, shape: tuple[int, int]) -> np.
         raise InputError(f"the initial contour must be an (N, 2) array of x, y coordinates, got shape {pts.shape}")
     if not np.isfinite(pts).all():
         raise InputError("the initial contour has coordinates that are not finite numbers")
-    h, w = shape
-    if pts[:, 0].max() <= 0 or pts[:, 1].max() <= 0 or pts[:, 0].min() >= w or pts[:, 1].min() >= h:
-        raise InputError(f"the initial contour lies outside the image ({w}x{h} px)")
+    if misses_image(pts, shape):
+        raise InputError(f"the initial contour lies outside the image ({shape[1]}x{shape[0]} px)")
     if closed and len(pts) < 3:
         raise InputError(f"a closed initial contour needs at least 3 vertices, got {len(pts)}")
     if not closed and np.hypot(*np.ptp(pts, axis=0)) < 2:

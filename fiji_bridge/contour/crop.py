@@ -53,13 +53,22 @@ def make_window(init: np.ndarray, shape: tuple[int, int], max_distance: float) -
     return Window(box, wx0, wy0, side)
 
 
+def misses_image(init: np.ndarray, shape: tuple[int, int]) -> bool:
+    """True when an (N, 2) xy init has no part inside an image of ``shape`` (Y, X)."""
+    height, width = shape
+    return bool(init[:, 0].max() <= 0 or init[:, 1].max() <= 0 or init[:, 0].min() >= width or init[:, 1].min() >= height)
+
+
 def source_region(init: np.ndarray, shape: tuple[int, int], max_distance: float) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1), exclusive ends: every pixel of an image of ``shape`` that the network
     input for ``init`` can read (the window, and where it passes the image edge, the mirrored
     pixels). The U-Net's suggestion from this region, shifted back, equals the suggestion from
-    the whole image; callers holding a large image pass only this part. Empty when the init
-    misses the image."""
-    win = make_window(np.asarray(init, np.float64), shape, max_distance)
+    the whole image; callers holding a large image pass only this part. Empty (0, 0, 0, 0) when
+    the init misses the image."""
+    init = np.asarray(init, np.float64)
+    if misses_image(init, shape):
+        return (0, 0, 0, 0)
+    win = make_window(init, shape, max_distance)
     height, width = shape
     return (max(win.x0 - win.side, 0), max(win.y0 - win.side, 0),
             min(win.x0 + 2 * win.side, width), min(win.y0 + 2 * win.side, height))

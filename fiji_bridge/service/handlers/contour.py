@@ -42,8 +42,6 @@ _last: dict[int, _Suggestion] = {}
 _last_lock = threading.Lock()
 
 
-
-
 def _current_image(image: Any, what: str) -> Any:
     imp = image if image is not None else jpype.JClass("ij.WindowManager").getCurrentImage()
     if imp is None:
@@ -87,11 +85,9 @@ def _source(imp: Any, state: _Suggestion) -> tuple[np.ndarray, np.ndarray, tuple
     """(pixels, their offset (x, y) in the image, their box) to suggest from: for the U-Net only
     the part it reads (see crop.source_region), else the whole current plane."""
     width, height = int(imp.getWidth()), int(imp.getHeight())
-    xs, ys = state.init[:, 0], state.init[:, 1]
-    meets_image = xs.max() > 0 and ys.max() > 0 and xs.min() < width and ys.min() < height
-    if state.method == "unet" and meets_image:  # else the API reports on the whole plane
+    if state.method == "unet":
         box = source_region(state.init, (height, width), state.max_distance)
-        if box[2] > box[0] and box[3] > box[1]:
+        if box[2] > box[0] and box[3] > box[1]:  # else the init misses the image: the API says so
             return current_plane_region(imp, box), np.array(box[:2], np.float64), box
     return current_plane(imp), np.zeros(2), (0, 0, width, height)
 
