@@ -23,6 +23,7 @@ from fiji_bridge.nucleaizer.targets import median_diameter
 FLUO = "0bda515e3702"  # gray_darkbg 256x256, 53 nuclei
 TISSUE = "4e92129f4e80"  # color 256x320, 46 nuclei
 FLUO_LARGE = "a486f6ed4b87"  # gray_darkbg 520x696, 53 nuclei
+BRIGHTFIELD_TRAIN = "08275a5b1c2d"  # gray_lightbg 1024x1024 (train split): 98 nuclei of 18 px in cells of about 100 px
 
 
 def _pair(dsb_val: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +88,13 @@ def test_size_estimation_follows_scale(dsb_val):
     assert estimate == pytest.approx(median_diameter(truth), rel=0.25)
     big = np.repeat(np.repeat(rgb, 3, axis=0), 3, axis=1)
     assert estimate_diameter(model, big) == pytest.approx(3 * estimate, rel=0.2)
+
+
+def test_size_estimation_finds_nuclei_inside_cells(dsb_data):
+    """The coarse start settles on the cells (96 px); the nested check finds the nuclei inside."""
+    image, truth = _pair(dsb_data / "train", BRIGHTFIELD_TRAIN)
+    estimate = estimate_diameter(load_model(), to_three_channels(image))
+    assert estimate == pytest.approx(median_diameter(truth), rel=0.25)
 
 
 def test_upscaled_image_without_diameter(dsb_val):
