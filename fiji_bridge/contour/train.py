@@ -143,6 +143,14 @@ def write_outputs(model: GuidedUNet, args: argparse.Namespace, state: dict, val_
     (args.out / "MODEL_CARD.md").write_text(model_card(args, meta))
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies beside or inside it (as ../shared/...), else as given."""
+    try:
+        return str(Path("..") / path.resolve().relative_to(ROOT.parent))
+    except ValueError:
+        return str(path)
+
+
 def model_card(args: argparse.Namespace, meta: dict) -> str:
     """MODEL_CARD.md text: data, recipe, input normalisation, scores measured at the end of training."""
     scores = ", ".join(f"{k} {v:.3f}" for k, v in meta["val_iou_at_input_size"].items())
@@ -168,7 +176,7 @@ Two logits per pixel: the object the init points at, and any nucleus (used to ra
 further candidates). Probabilities are resized back to the window, thresholded at 0.5.
 
 ## Training data and recipe
-- Data: DSB2018 stage-1 `train` split ({args.train}), never `val`. Every object with area
+- Data: DSB2018 stage-1 `train` split (`{_shown(args.train)}`), never `val`. Every object with area
   >= {data.MIN_AREA} px gets {args.per_object} simulated inits (touching objects one more): rough polygon (5-12
   vertices, 0.7-1.4x size, per-vertex noise, shifted), short freehand line across the object,
   loose box (0-30 % margins); weights {data.KIND_WEIGHTS}; max_distance 17 (60 %) or 8-30 px.
