@@ -53,10 +53,12 @@ def test_a_further_stage_starts_from_trained_weights_and_records_both(tmp_path):
     train.main([*common, "--workdir", str(tmp_path / "work"), "--out", str(tmp_path / "stage1"), "--minutes", "0.02"])
     first = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)
     train.main([*common, "--workdir", str(tmp_path / "stage2"), "--cache", str(tmp_path / "work"),
-                "--out", str(tmp_path / "stage2_out"), "--minutes", "0.02", "--lr", "1e-3",
+                "--out", str(tmp_path / "stage2_out"), "--minutes", "0.02", "--lr", "1e-3", "--seed", "1",
                 "--init", str(tmp_path / "work" / "checkpoint.pt")])
     assert not list((tmp_path / "stage2").glob("*.npz"))  # samples come from the shared cache
     meta = torch.load(tmp_path / "stage2_out" / "contour_unet.pt", weights_only=True)["meta"]
     assert [s["steps"] for s in meta["stages"]][0] == first["state"]["step"]
     assert meta["stages"][1]["lr"] == 1e-3 and meta["steps"] == sum(s["steps"] for s in meta["stages"])
+    assert [s["seed"] for s in meta["stages"]] == [0, 1]  # the new stage trained on newly simulated inits
     assert "stage 2:" in (tmp_path / "stage2_out" / "MODEL_CARD.md").read_text()
+    assert "samples of seed 1" in (tmp_path / "stage2_out" / "MODEL_CARD.md").read_text()

@@ -133,7 +133,8 @@ def save_atomic(obj: object, path: Path) -> None:
 def write_outputs(model: GuidedUNet, args: argparse.Namespace, state: dict, val_scores: dict) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    stages = [*state.get("stages", []), {"steps": state["step"], "seconds": round(state["elapsed"]), "lr": args.lr}]
+    stages = [*state.get("stages", []), {"steps": state["step"], "seconds": round(state["elapsed"]), "lr": args.lr,
+                                         "seed": args.seed}]
     meta = {"width": args.width, "input_size": INPUT_SIZE, "stroke_decay": STROKE_DECAY,
             "percentiles": [LOW_PERCENTILE, HIGH_PERCENTILE], "steps": sum(st["steps"] for st in stages),
             "train_seconds": sum(st["seconds"] for st in stages), "stages": stages,
@@ -154,8 +155,8 @@ def _shown(path: Path) -> str:
 def model_card(args: argparse.Namespace, meta: dict) -> str:
     """MODEL_CARD.md text: data, recipe, input normalisation, scores measured at the end of training."""
     scores = ", ".join(f"{k} {v:.3f}" for k, v in meta["val_iou_at_input_size"].items())
-    stage_lines = "\n".join(f"  - stage {i + 1}: {st['steps']} steps, {st['seconds'] / 60:.0f} min, peak lr {st['lr']:g}"
-                             for i, st in enumerate(meta["stages"]))
+    stage_lines = "\n".join(f"  - stage {i + 1}: {st['steps']} steps, {st['seconds'] / 60:.0f} min, peak lr {st['lr']:g}, "
+                             f"samples of seed {st.get('seed', 0)}" for i, st in enumerate(meta["stages"]))
     return f"""# contour_unet: guided U-Net for contour suggestion
 
 Weights: `contour_unet.pt` (float16 state dict + metadata), architecture
@@ -187,8 +188,8 @@ further candidates). Probabilities are resized back to the window, thresholded a
   restarts the schedule from the previous stage's weights with a fresh optimiser:
 {stage_lines}
 - Reproduce: stage 1 `python -m fiji_bridge.contour.train --minutes 85`, then each further stage
-  `python -m fiji_bridge.contour.train --minutes M --lr LR --init runs/contour/checkpoint.pt --workdir runs/contour_stage2 --cache runs/contour`
-  (add `--resume` after an interruption). `models/contour_unet/resume_checkpoint.pt` is the last stage's checkpoint.
+  `python -m fiji_bridge.contour.train --minutes M --lr LR --seed S --init runs/contour/checkpoint.pt --workdir runs/contour_stage2 --cache runs/contour`
+  (`--init` names the previous stage's checkpoint; a new seed simulates new inits; add `--resume` after an interruption). `models/contour_unet/resume_checkpoint.pt` is the last stage's checkpoint.
 
 ## Scores
 Mean IoU on simulated inits of `val` objects at the network resolution ({INPUT_SIZE} px): {scores}.
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(start["model"])
         earlier = start["state"]
         state["stages"] = [*earlier.get("stages", []), {"steps": earlier["step"], "seconds": round(earlier["elapsed"]),
-                                                        "lr": earlier.get("lr", DEFAULT_LR)}]
+                                                        "lr": earlier.get("lr", DEFAULT_LR), "seed": earlier.get("seed", 0)}]
         print(f"new stage from {args.init} (earlier stages: {state['stages']})", flush=True)
     if (args.resume or args.export) and ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     train = cached_samples(args.train, cache / f"train_samples_s{args.seed}_p{args.per_object}.npz",
                            args.seed, args.per_object)
     print(f"train samples {len(train.inputs)}, val samples {len(val.inputs)}", flush=True)
-    state["lr"] = args.lr
+    state["lr"], state["seed"] = args.lr, args.seed
     budget = args.minutes * 60
     n = len(train.inputs)
 
