@@ -22,8 +22,8 @@ class PostProcessing:
 
     foreground_threshold: float = 0.6
     seed_source: str = "distance"
-    seed_threshold: float = 0.5
-    min_seed_area: float = 2.0
+    seed_threshold: float = 0.6
+    min_seed_area: float = 8.0
     min_area: float = 40.0
     max_hole_area: float = 40.0
     merge_ratio: float = 0.7
