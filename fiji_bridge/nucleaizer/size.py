@@ -68,8 +68,8 @@ class _Preview:
     maps: torch.Tensor | None
 
     @property
-    def count(self) -> int:
-        return int(np.unique(self.labels).size - 1)
+    def found(self) -> bool:
+        return bool(self.labels.any())
 
 
 def _preview(model: NucleusModel, image: Image, scale: float, params: PostProcessing) -> _Preview:
@@ -93,22 +93,21 @@ def _converge(model: NucleusModel, image: Image, scale: float, params: PostProce
     """Previews from ``scale`` on, until the scale agrees with the diameter found; None if nothing is found."""
     preview = _preview(model, image, scale, params)
     for retry in (scale * RETRY_ZOOM, scale * RETRY_ZOOM**2):
-        if preview.count:
+        if preview.found:
             break
         preview = _preview(model, image, min(retry, SCALE_LIMITS[1]), params)
-    if not preview.count:
+    if not preview.found:
         return None
-    for _ in range(MAX_ROUNDS - 1):
+    for done in range(1, MAX_ROUNDS + 1):
         wanted = float(np.clip(model.target_diameter / preview.diameter, *SCALE_LIMITS))
         if max(wanted / preview.scale, preview.scale / wanted) < AGREEMENT:
             return SizeEstimate(preview.diameter, preview.scale, preview.maps), preview
+        if done == MAX_ROUNDS:
+            break
         following = _preview(model, image, wanted, params)
-        if not following.count:
-            return SizeEstimate(preview.diameter, wanted, None), preview
+        if not following.found:
+            break
         preview = following
-    wanted = float(np.clip(model.target_diameter / preview.diameter, *SCALE_LIMITS))
-    if max(wanted / preview.scale, preview.scale / wanted) < AGREEMENT:
-        return SizeEstimate(preview.diameter, preview.scale, preview.maps), preview
     return SizeEstimate(preview.diameter, wanted, None), preview
 
 
