@@ -62,3 +62,24 @@ def test_a_further_stage_starts_from_trained_weights_and_records_both(tmp_path):
     assert [s["seed"] for s in meta["stages"]] == [0, 1]  # the new stage trained on newly simulated inits
     assert "stage 2:" in (tmp_path / "stage2_out" / "MODEL_CARD.md").read_text()
     assert "samples of seed 1" in (tmp_path / "stage2_out" / "MODEL_CARD.md").read_text()
+
+
+def test_a_stage_from_a_checkpoint_without_lr_or_seed_records_their_old_defaults(tmp_path):
+    """Checkpoints written before the lr and seed were recorded (their own and their earlier
+    stages') still start a further stage; their missing fields get the defaults of that time."""
+    data = tiny_dsb(tmp_path / "dsb")
+    common = ["--train", str(data), "--val", str(data), "--width", "4", "--batch", "4", "--checkpoint-every", "0",
+              "--cache", str(tmp_path / "work"), "--minutes", "0.02"]
+    train.main([*common, "--workdir", str(tmp_path / "work"), "--out", str(tmp_path / "stage1")])
+    train.main([*common, "--workdir", str(tmp_path / "stage2"), "--out", str(tmp_path / "stage2_out"),
+                "--lr", "1e-3", "--init", str(tmp_path / "work" / "checkpoint.pt")])
+    old = torch.load(tmp_path / "stage2" / "checkpoint.pt", weights_only=False)
+    for record in (old["state"], *old["state"]["stages"]):
+        record.pop("lr", None)
+        record.pop("seed", None)
+    torch.save(old, tmp_path / "old.pt")
+    train.main([*common, "--workdir", str(tmp_path / "stage3"), "--out", str(tmp_path / "stage3_out"),
+                "--lr", "5e-4", "--seed", "1", "--init", str(tmp_path / "old.pt")])
+    meta = torch.load(tmp_path / "stage3_out" / "contour_unet.pt", weights_only=True)["meta"]
+    assert [(s["lr"], s["seed"]) for s in meta["stages"]] == [(train.DEFAULT_LR, 0), (train.DEFAULT_LR, 0), (5e-4, 1)]
+    assert "stage 3:" in (tmp_path / "stage3_out" / "MODEL_CARD.md").read_text()

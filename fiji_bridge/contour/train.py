@@ -29,6 +29,7 @@ from fiji_bridge.contour.model import GuidedUNet
 ROOT = Path(__file__).resolve().parents[2]
 DSB = ROOT.parent / "shared" / "data" / "dsb2018"
 DEFAULT_LR = 3e-3  # also the peak lr of checkpoints written before they recorded it
+UNRECORDED = {"lr": DEFAULT_LR, "seed": 0}  # stage fields of checkpoints written before they recorded them
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -156,7 +157,7 @@ def model_card(args: argparse.Namespace, meta: dict) -> str:
     """MODEL_CARD.md text: data, recipe, input normalisation, scores measured at the end of training."""
     scores = ", ".join(f"{k} {v:.3f}" for k, v in meta["val_iou_at_input_size"].items())
     stage_lines = "\n".join(f"  - stage {i + 1}: {st['steps']} steps, {st['seconds'] / 60:.0f} min, peak lr {st['lr']:g}, "
-                             f"samples of seed {st.get('seed', 0)}" for i, st in enumerate(meta["stages"]))
+                             f"samples of seed {st['seed']}" for i, st in enumerate(meta["stages"]))
     return f"""# contour_unet: guided U-Net for contour suggestion
 
 Weights: `contour_unet.pt` (float16 state dict + metadata), architecture
@@ -214,8 +215,9 @@ def main(argv: list[str] | None = None) -> None:
         start = torch.load(args.init, weights_only=False)
         model.load_state_dict(start["model"])
         earlier = start["state"]
-        state["stages"] = [*earlier.get("stages", []), {"steps": earlier["step"], "seconds": round(earlier["elapsed"]),
-                                                        "lr": earlier.get("lr", DEFAULT_LR), "seed": earlier.get("seed", 0)}]
+        state["stages"] = [{**UNRECORDED, **st} for st in earlier.get("stages", [])] + [
+            {"steps": earlier["step"], "seconds": round(earlier["elapsed"]),
+             **{key: earlier.get(key, default) for key, default in UNRECORDED.items()}}]
         print(f"new stage from {args.init} (earlier stages: {state['stages']})", flush=True)
     if (args.resume or args.export) and ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
