@@ -97,6 +97,13 @@ def test_size_estimation_finds_nuclei_inside_cells(dsb_data):
     assert estimate == pytest.approx(median_diameter(truth), rel=0.25)
 
 
+def test_size_estimation_finds_nuclei_inside_cells_at_any_scale(dsb_data):
+    """Upscaled 3x (cells near 290 px), the nested search still finds the nuclei, not the cells."""
+    image, truth = _pair(dsb_data / "train", BRIGHTFIELD_TRAIN)
+    big = np.repeat(np.repeat(to_three_channels(image), 3, axis=0), 3, axis=1)
+    assert estimate_diameter(load_model(), big) == pytest.approx(3 * median_diameter(truth), rel=0.25)
+
+
 def test_upscaled_image_without_diameter(dsb_val):
     image, truth = _pair(dsb_val, FLUO)
     big = np.repeat(np.repeat(image, 3, axis=0), 3, axis=1)
