@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tifffile
 import torch
 
@@ -52,3 +53,11 @@ def test_training_resumes_and_further_stages_keep_the_record(tmp_path, capsys):
     stages = saved["config"]["stages"]
     assert [s["lr"] for s in stages] == [3e-3, 1e-3] and stages[0]["steps"] == second["step"]
     assert saved["config"]["steps"] == sum(s["steps"] for s in stages) > second["step"]
+
+
+def test_a_folder_as_out_is_refused_before_training(tmp_path, capsys):
+    """--out names a file; a folder used to crash only after the whole run, at export."""
+    with pytest.raises(SystemExit):
+        train.main(["--work", str(tmp_path / "work"), "--out", str(tmp_path)])
+    assert "is a folder" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()

@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/dsb2018"))
     parser.add_argument("--work", type=Path, default=Path("runs/nucleus"))
-    parser.add_argument("--out", type=Path, default=Path("models/nucleus/nucleus_unet.pt"))
+    parser.add_argument("--out", type=Path, default=Path("models/nucleus/nucleus_unet.pt"), help="weights file to write")
     parser.add_argument("--budget-minutes", type=float, default=70.0)
     parser.add_argument("--until", help="UTC time HH:MM at which to end (overrides --budget-minutes)")
     parser.add_argument("--batch", type=int, default=8)
@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
                         "(fresh optimiser and schedule; the earlier stages are recorded in the config)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.out.is_dir():
+        parser.error(f"--out names the weights file to write; {args.out} is a folder")
 
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
