@@ -98,6 +98,11 @@ def _preview(model: NucleusModel, image: Image, scale: float, params: PostProces
     return _Preview(scale, median_diameter(labels) / scale, labels, (y0, x0, y1, x1), maps if reusable else None)
 
 
+def _scale_showing(diameter: float, size: float) -> float:
+    """The scale at which objects of ``diameter`` input px look ``size`` px, within SCALE_LIMITS."""
+    return float(np.clip(size / diameter, *SCALE_LIMITS))
+
+
 def _converge(model: NucleusModel, image: Image, scale: float, params: PostProcessing,
               area: int = PREVIEW_AREA) -> tuple[SizeEstimate, _Preview] | None:
     """Previews of at most ``area`` px from ``scale`` on, until the scale agrees with the diameter found;
@@ -110,7 +115,7 @@ def _converge(model: NucleusModel, image: Image, scale: float, params: PostProce
     if not preview.found:
         return None
     for done in range(1, MAX_ROUNDS + 1):
-        wanted = float(np.clip(model.target_diameter / preview.diameter, *SCALE_LIMITS))
+        wanted = _scale_showing(preview.diameter, model.target_diameter)
         if max(wanted / preview.scale, preview.scale / wanted) < AGREEMENT:
             return SizeEstimate(preview.diameter, preview.scale, preview.maps), preview
         if done == MAX_ROUNDS:
@@ -145,7 +150,7 @@ def estimate_size(model: NucleusModel, image: Image, params: PostProcessing = Po
     coarse = _converge(model, image, start, params)
     if coarse is None or coarse[0].diameter < NESTED_CHECK_DIAMETER or start == 1.0:
         return None if coarse is None else coarse[0]
-    fine_start = float(np.clip(NESTED_START * model.target_diameter / coarse[0].diameter, *SCALE_LIMITS))
+    fine_start = _scale_showing(coarse[0].diameter, NESTED_START * model.target_diameter)
     fine = _converge(model, image, fine_start, params, NESTED_PREVIEW_AREA)
     if fine is not None and NESTED_MIN_DIAMETER <= fine[0].diameter < coarse[0].diameter / 2 \
             and _coverage(fine[1], coarse[1]) < NESTED_COVERAGE:
