@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tifffile
 import torch
 
@@ -83,3 +84,12 @@ def test_a_stage_from_a_checkpoint_without_lr_or_seed_records_their_old_defaults
     meta = torch.load(tmp_path / "stage3_out" / "contour_unet.pt", weights_only=True)["meta"]
     assert [(s["lr"], s["seed"]) for s in meta["stages"]] == [(train.DEFAULT_LR, 0), (train.DEFAULT_LR, 0), (5e-4, 1)]
     assert "stage 3:" in (tmp_path / "stage3_out" / "MODEL_CARD.md").read_text()
+
+
+def test_a_file_as_out_is_refused_before_training(tmp_path, capsys):
+    """--out names a folder; a file used to crash only after the whole run, when writing the weights."""
+    (tmp_path / "weights.pt").write_bytes(b"")
+    with pytest.raises(SystemExit):
+        train.main(["--workdir", str(tmp_path / "work"), "--out", str(tmp_path / "weights.pt")])
+    assert "is a file" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()

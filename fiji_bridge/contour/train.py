@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m fiji_bridge.contour.train", description=__doc__.splitlines()[0])
     p.add_argument("--train", type=Path, default=DSB / "train", help="DSB-style folder to train on")
     p.add_argument("--val", type=Path, default=DSB / "val", help="folder only scored, never trained on")
-    p.add_argument("--out", type=Path, default=ROOT / "models" / "contour_unet")
+    p.add_argument("--out", type=Path, default=ROOT / "models" / "contour_unet", help="folder for weights and card")
     p.add_argument("--workdir", type=Path, default=ROOT / "runs" / "contour", help="cache, checkpoint, log")
     p.add_argument("--minutes", type=float, default=70.0, help="training time budget (wall clock)")
     p.add_argument("--batch", type=int, default=32)
@@ -50,7 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "(fresh optimiser and schedule; earlier stages are recorded in the model card)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --workdir")
     p.add_argument("--export", action="store_true", help="only write weights + card from the checkpoint")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.out.is_file():
+        p.error(f"--out names the folder for the weights and model card; {args.out} is a file")
+    return args
 
 
 def cached_samples(folder: Path, cache: Path, seed: int, per_object: int) -> data.Samples:
