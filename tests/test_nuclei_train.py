@@ -47,11 +47,12 @@ def test_training_resumes_and_further_stages_keep_the_record(tmp_path, capsys):
     assert second["step"] > first["step"] and second["elapsed"] >= 0.04 * 60
 
     train.main([*common, "--work", str(tmp_path / "stage2"), "--out", str(tmp_path / "stage2.pt"),
-                "--budget-minutes", "0.02", "--lr", "1e-3", "--init", str(tmp_path / "work" / "checkpoint.pt")])
+                "--budget-minutes", "0.02", "--lr", "1e-3", "--seed", "1", "--init", str(tmp_path / "work" / "checkpoint.pt")])
     saved = torch.load(tmp_path / "stage2.pt", weights_only=False)
     assert all(v.dtype == torch.float16 for v in saved["state_dict"].values() if v.is_floating_point())
     stages = saved["config"]["stages"]
     assert [s["lr"] for s in stages] == [3e-3, 1e-3] and stages[0]["steps"] == second["step"]
+    assert [s["seed"] for s in stages] == [0, 1]  # the sample seed of each stage is kept
     assert saved["config"]["steps"] == sum(s["steps"] for s in stages) > second["step"]
 
 

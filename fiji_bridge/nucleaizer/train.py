@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         start_from = torch.load(args.init, weights_only=False)
         model.load_state_dict(start_from["model"])
         stages = [*start_from.get("stages", []), {"steps": start_from["step"], "minutes": round(start_from["elapsed"] / 60, 1),
-                                                  "lr": start_from.get("lr", DEFAULT_LR)}]
+                                                  "lr": start_from.get("lr", DEFAULT_LR), "seed": start_from.get("seed")}]
         print(f"new stage from {args.init}; earlier stages {stages}", flush=True)
     if args.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def checkpoint_state() -> dict:
         return {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "elapsed": elapsed,
-                "stages": stages, "lr": args.lr}
+                "stages": stages, "lr": args.lr, "seed": args.seed}
 
     while elapsed < budget:
         lr = learning_rate(args.lr, elapsed / budget)
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
             last_save = time.time()
     save_atomic(checkpoint_state(), checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    stages = [*stages, {"steps": step, "minutes": round(elapsed / 60, 1), "lr": args.lr}]
+    stages = [*stages, {"steps": step, "minutes": round(elapsed / 60, 1), "lr": args.lr, "seed": args.seed}]
     info = {"steps": sum(st["steps"] for st in stages), "batch": args.batch, "crop": CROP,
             "minutes": round(sum(st["minutes"] for st in stages), 1), "stages": stages, "train_images": len(items)}
     export_weights(model, args.out, info)
