@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fiji_bridge.errors import FijiBridgeError
+from fiji_bridge.resources import bundled
 from fiji_bridge.runtime import display, home as home_mod, jvm, locate
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = bundled("models")
 EXPECTED_MODELS = {"contour_unet": "Contour assist", "nucleus": "Nucleus segmentation"}
 WEIGHT_SUFFIXES = (".pt", ".pth", ".onnx")
 

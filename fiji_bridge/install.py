@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fiji_bridge.errors import RuntimeNotAvailable
+from fiji_bridge.resources import bundled
 from fiji_bridge.runtime import home as home_mod, locate
 
 MENU_FOLDER = "Fiji_Bridge"
@@ -40,12 +41,12 @@ class InstallReport:
 
 
 def plugin_scripts_dir() -> Path:
-    """plugin_scripts/ of a source checkout, or the copy shipped inside the package."""
-    for candidate in (Path(__file__).resolve().parents[1] / "plugin_scripts",
-                      Path(__file__).resolve().parent / "plugin_scripts"):
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeNotAvailable("plugin_scripts/ was not found next to the fiji_bridge package.")
+    """The plugin scripts shipped with fiji_bridge (inside the package, or in the source checkout)."""
+    folder = bundled("plugin_scripts")
+    if not folder.is_dir():
+        raise RuntimeNotAvailable("plugin_scripts/ was found neither inside the fiji_bridge package nor beside it; "
+                                  "reinstall fiji_bridge from its wheel or source checkout.")
+    return folder
 
 
 def is_command(path: Path) -> bool:

@@ -13,9 +13,10 @@ from fiji_bridge.contour.crop import INPUT_SIZE, Window, network_input
 from fiji_bridge.contour.model import GuidedUNet
 from fiji_bridge.errors import FijiBridgeError
 from fiji_bridge.layers import fold_batchnorm
+from fiji_bridge.resources import bundled
 
 MODEL_ENV = "FIJI_BRIDGE_CONTOUR_MODEL"
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "contour_unet" / "contour_unet.pt"
+DEFAULT_WEIGHTS = bundled("models") / "contour_unet" / "contour_unet.pt"
 INFERENCE_THREADS = 1  # a 64 px input gains nothing from more; on a busy CPU more threads cost 5x
 
 _lock = threading.Lock()

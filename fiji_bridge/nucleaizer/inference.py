@@ -12,8 +12,9 @@ from torch.nn import functional as F
 from fiji_bridge.errors import InputError
 from fiji_bridge.layers import fold_batchnorm
 from fiji_bridge.nucleaizer.model import UNet
+from fiji_bridge.resources import bundled
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "nucleus" / "nucleus_unet.pt"
+DEFAULT_WEIGHTS = bundled("models") / "nucleus" / "nucleus_unet.pt"
 
 _CACHE: dict[str, "NucleusModel"] = {}
 _LOCK = threading.Lock()

@@ -1,0 +1,18 @@
+"""Where the bundled ``models/`` and ``plugin_scripts/`` folders are.
+
+A wheel carries them inside the package (``fiji_bridge/models``, ``fiji_bridge/plugin_scripts``;
+see ``pyproject.toml``); a source checkout or an editable install has them beside the package,
+at the repository's top level.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def bundled(name: str) -> Path:
+    """The folder ``name`` shipped with fiji_bridge: the copy inside the package if there is one,
+    else the one at the top of the source checkout (which may be missing; callers say so)."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name
