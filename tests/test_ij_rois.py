@@ -1,6 +1,7 @@
 """Annotation <-> ij.gui.Roi, ROI Manager, overlays and RoiSet.zip exchange with real ImageJ 1.x."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -127,6 +128,20 @@ def test_manager_areas_meeting_a_box_on_a_slice(clean_ij, conversion_path):
     assert [a.name for a in rois.manager_areas_meeting((0, 0, 300, 300), position=0)] == ["left", "sub-pixel, touches the box edge", "far"]
     rois.rois_to_manager(clean_ij, [], clear=True)
     assert rois.manager_areas_meeting((0, 0, 300, 300), position=0) == []
+
+
+def test_filling_and_emptying_the_shown_manager_never_breaks_its_repaint(clean_ij, capfd):
+    """The manager's list changes on the Swing event thread. Changed from the calling thread, a
+    repaint running meanwhile threw ArrayIndexOutOfBoundsException on AWT-EventQueue (1 to 4
+    times in these 300 rounds)."""
+    squares = [Annotation(np.array([[x, y], [x + 6, y], [x + 6, y + 6], [x, y + 6]], float))
+               for x in range(0, 400, 8) for y in range(0, 32, 8)]
+    capfd.readouterr()
+    for i in range(300):
+        assert rois.rois_to_manager(clean_ij, squares[: 20 + 7 * i % 180], clear=True) == 20 + 7 * i % 180
+        time.sleep(0.002)
+    time.sleep(0.5)  # let the last repaints run
+    assert "Exception" not in capfd.readouterr().err
 
 
 def test_bad_annotations_leave_the_manager_unchanged(clean_ij):

@@ -31,6 +31,7 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError, RuntimeNotAvailable
 from fiji_bridge.ij.images import from_java_array, to_java_array
 from fiji_bridge.rois.roiset import oval_outline, write_roiset
+from fiji_bridge.runtime.event_thread import on_event_thread
 
 # ImageJ's Roi type codes
 TYPE_CODES = {
@@ -359,18 +360,23 @@ def rois_to_manager(bridge: Any, anns: Sequence[Annotation], *, clear: bool = Fa
     """Add annotations to ImageJ's ROI Manager (opening it if needed); returns the new count.
 
     Every annotation is checked before the manager changes, so bad input leaves it as it was.
+    The manager changes on the Swing event thread, so its list is never painted half-changed.
     """
     rois = annotations_to_rois(anns)
     manager = _manager(create=True)
-    if clear:
-        manager.reset()
     helper = java_helper()
-    if helper is not None:
-        helper.addAll(manager, rois)
-    else:
-        for roi in rois:
-            manager.addRoi(roi)
-    return int(manager.getCount())
+
+    def change() -> int:
+        if clear:
+            manager.reset()
+        if helper is not None:
+            helper.addAll(manager, rois)
+        else:
+            for roi in rois:
+                manager.addRoi(roi)
+        return int(manager.getCount())
+
+    return on_event_thread(change)
 
 
 def overlay_to_annotations(imp: Any) -> list[Annotation]:

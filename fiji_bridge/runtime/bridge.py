@@ -10,6 +10,7 @@ from typing import Any
 
 from fiji_bridge.errors import FijiBridgeError, InputError, RuntimeNotAvailable
 from fiji_bridge.runtime import display, home as home_mod, jvm, locate, macro
+from fiji_bridge.runtime.event_thread import on_event_thread
 
 _lock = threading.RLock()
 _running: "Bridge | None" = None
@@ -82,7 +83,7 @@ class Bridge:
         self.close_images()
         manager = self.RoiManager.getInstance()
         if manager is not None:
-            manager.reset()
+            on_event_thread(manager.reset)
         if not self.headless:
             self.IJ.log("\\Clear")
         self.IJ.showStatus("")
