@@ -151,7 +151,8 @@ def augment_intensity(images: torch.Tensor, is_colour: torch.Tensor, gen: torch.
     return images.clamp(0, 1)
 
 
-def make_batch(items: list[dict], weights: np.ndarray, size: int, rng: np.random.Generator, gen: torch.Generator):
+def make_batch(items: list[dict], weights: np.ndarray, size: int, rng: np.random.Generator,
+               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(images (B, 3, H, W), targets (B, 3, H, W)) for one training step."""
     chosen = rng.choice(len(items), size=size, p=weights)
     patches = torch.stack([sample_patch(items[i], rng) for i in chosen])

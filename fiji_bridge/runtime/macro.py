@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from fiji_bridge.errors import FijiBridgeError
 
@@ -15,19 +16,19 @@ class MacroError(FijiBridgeError):
     """An ImageJ macro failed; the message is ImageJ's error text."""
 
 
-def _java(name: str):
+def _java(name: str) -> Any:
     from jpype import JClass
 
     return JClass(name)
 
 
-def dialog_text(dialog) -> str:
+def dialog_text(dialog: Any) -> str:
     """Title and visible text (labels, ImageJ's MultiLineLabel, text areas) of an AWT dialog."""
     Label, TextComponent, Container = (_java(n) for n in ("java.awt.Label", "java.awt.TextComponent",
                                                           "java.awt.Container"))
     parts: list[str] = []
 
-    def walk(component) -> None:
+    def walk(component: Any) -> None:
         if isinstance(component, Label) or isinstance(component, TextComponent):
             parts.append(str(component.getText()))
         elif component.getClass().getName() == "ij.gui.MultiLineLabel":
