@@ -172,6 +172,13 @@ def learning_rate(base: float, fraction: float) -> float:
     return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, (fraction - 0.03) / 0.97))))
 
 
+def stage_record(state: dict) -> dict:
+    """What the model card keeps of the stage that ended in checkpoint ``state``; checkpoints
+    older than the lr / seed records give the default lr and seed None."""
+    return {"steps": state["step"], "minutes": round(state["elapsed"] / 60, 1),
+            "lr": state.get("lr", DEFAULT_LR), "seed": state.get("seed")}
+
+
 def save_atomic(obj: object, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -221,8 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.init and not (args.resume and checkpoint.exists()):
         start_from = torch.load(args.init, weights_only=False)
         model.load_state_dict(start_from["model"])
-        stages = [*start_from.get("stages", []), {"steps": start_from["step"], "minutes": round(start_from["elapsed"] / 60, 1),
-                                                  "lr": start_from.get("lr", DEFAULT_LR), "seed": start_from.get("seed")}]
+        stages = [*start_from.get("stages", []), stage_record(start_from)]
         print(f"new stage from {args.init}; earlier stages {stages}", flush=True)
     if args.resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -263,9 +269,10 @@ def main(argv: list[str] | None = None) -> None:
         if time.time() - last_save > args.checkpoint_minutes * 60:
             save_atomic(checkpoint_state(), checkpoint)
             last_save = time.time()
-    save_atomic(checkpoint_state(), checkpoint)
+    final = checkpoint_state()
+    save_atomic(final, checkpoint)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    stages = [*stages, {"steps": step, "minutes": round(elapsed / 60, 1), "lr": args.lr, "seed": args.seed}]
+    stages = [*stages, stage_record(final)]
     info = {"steps": sum(st["steps"] for st in stages), "batch": args.batch, "crop": CROP,
             "minutes": round(sum(st["minutes"] for st in stages), 1), "stages": stages, "train_images": len(items)}
     export_weights(model, args.out, info)
