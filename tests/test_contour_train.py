@@ -93,3 +93,14 @@ def test_a_file_as_out_is_refused_before_training(tmp_path, capsys):
         train.main(["--workdir", str(tmp_path / "work"), "--out", str(tmp_path / "weights.pt")])
     assert "is a file" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+def test_without_out_the_weights_stay_in_the_workdir_and_the_shipped_ones_are_untouched(tmp_path):
+    """A stage run without --out used to overwrite models/contour_unet when it ended."""
+    shipped = train.ROOT / "models" / "contour_unet"
+    before = {p.name: p.read_bytes() for p in shipped.iterdir() if p.is_file()}
+    data = tiny_dsb(tmp_path / "dsb")
+    train.main(["--train", str(data), "--val", str(data), "--workdir", str(tmp_path / "work"), "--width", "4",
+                "--batch", "4", "--checkpoint-every", "0", "--minutes", "0.01"])
+    assert torch.load(tmp_path / "work" / "contour_unet.pt", weights_only=True)["meta"]["steps"] > 0
+    assert {p.name: p.read_bytes() for p in shipped.iterdir() if p.is_file()} == before

@@ -62,3 +62,16 @@ def test_a_folder_as_out_is_refused_before_training(tmp_path, capsys):
         train.main(["--work", str(tmp_path / "work"), "--out", str(tmp_path)])
     assert "is a folder" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+def test_without_out_the_weights_stay_in_the_work_folder_and_the_shipped_ones_are_untouched(tmp_path, monkeypatch):
+    """A stage run without --out used to overwrite models/nucleus/nucleus_unet.pt when it ended."""
+    root = Path(__file__).resolve().parents[1]
+    shipped = root / "models" / "nucleus" / "nucleus_unet.pt"
+    before = shipped.read_bytes()
+    monkeypatch.chdir(root)  # where the README's commands run
+    data = tiny_dsb(tmp_path / "dsb")
+    train.main(["--data", str(data), "--batch", "2", "--checkpoint-minutes", "0", "--budget-minutes", "0.01",
+                "--work", str(tmp_path / "work")])
+    assert torch.load(tmp_path / "work" / "nucleus_unet.pt", weights_only=False)["config"]["steps"] > 0
+    assert shipped.read_bytes() == before

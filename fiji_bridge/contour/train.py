@@ -8,7 +8,8 @@
 Samples are built once and cached (``--cache``); checkpoints (model, optimiser, elapsed time)
 are written every ``--checkpoint-every`` seconds; the learning rate follows the elapsed share
 of the time budget, so a resumed run ends where an uninterrupted one would. The final float16
-weights and MODEL_CARD.md go to ``--out``.
+weights and MODEL_CARD.md go to ``--out`` (default: ``--workdir``; pass ``--out models/contour_unet``
+to replace the shipped model).
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m fiji_bridge.contour.train", description=__doc__.splitlines()[0])
     p.add_argument("--train", type=Path, default=DSB / "train", help="DSB-style folder to train on")
     p.add_argument("--val", type=Path, default=DSB / "val", help="folder only scored, never trained on")
-    p.add_argument("--out", type=Path, default=ROOT / "models" / "contour_unet", help="folder for weights and card")
+    p.add_argument("--out", type=Path, help="folder for weights and card (default: --workdir, so the shipped "
+                   "models/contour_unet is replaced only when named)")
     p.add_argument("--workdir", type=Path, default=ROOT / "runs" / "contour", help="cache, checkpoint, log")
     p.add_argument("--minutes", type=float, default=70.0, help="training time budget (wall clock)")
     p.add_argument("--batch", type=int, default=32)
@@ -51,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --workdir")
     p.add_argument("--export", action="store_true", help="only write weights + card from the checkpoint")
     args = p.parse_args(argv)
+    args.out = args.out or args.workdir
     if args.out.is_file():
         p.error(f"--out names the folder for the weights and model card; {args.out} is a file")
     return args
@@ -193,7 +196,7 @@ further candidates). Probabilities are resized back to the window, thresholded a
 {stage_lines}
 - Reproduce: stage 1 `python -m fiji_bridge.contour.train --minutes 85`, then each further stage
   `python -m fiji_bridge.contour.train --minutes M --lr LR --seed S --init runs/contour/checkpoint.pt --workdir runs/contour_stage2 --cache runs/contour`
-  (`--init` names the previous stage's checkpoint; a new seed simulates new inits; add `--resume` after an interruption). `models/contour_unet/resume_checkpoint.pt` is the last stage's checkpoint.
+  (`--init` names the previous stage's checkpoint; a new seed simulates new inits; add `--resume` after an interruption). Each stage writes its weights and card to its `--workdir`; the last one adds `--out models/contour_unet` to replace the shipped model. `models/contour_unet/resume_checkpoint.pt` is the last stage's checkpoint.
 
 ## Scores
 Mean IoU on simulated inits of `val` objects at the network resolution ({INPUT_SIZE} px): {scores}.

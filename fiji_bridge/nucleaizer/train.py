@@ -10,6 +10,9 @@ a checkpoint is written every few minutes and ``--resume`` continues from it.
     python -m fiji_bridge.nucleaizer.train --budget-minutes 50 --lr 1e-3 \
         --init models/nucleus/resume_checkpoint.pt --work runs/nucleus_stage2   # a further stage
 
+Weights go to ``--work`` unless ``--out`` names a file (``--out models/nucleus/nucleus_unet.pt``
+replaces the shipped model). Default paths are relative to the repository, not the working folder.
+
 The cache file name carries the preprocessing constants, so changing them rebuilds it.
 """
 from __future__ import annotations
@@ -31,6 +34,8 @@ from torch.nn import functional as F
 from fiji_bridge.nucleaizer.model import UNet
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
 from fiji_bridge.nucleaizer.targets import median_diameter, training_targets
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TARGET_DIAMETER = 20.0
 WIDTHS = (12, 16, 32, 64, 96)
@@ -194,9 +199,10 @@ def export_weights(model: UNet, path: Path, info: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/dsb2018"))
-    parser.add_argument("--work", type=Path, default=Path("runs/nucleus"))
-    parser.add_argument("--out", type=Path, default=Path("models/nucleus/nucleus_unet.pt"), help="weights file to write")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dsb2018")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "nucleus", help="cache and checkpoint")
+    parser.add_argument("--out", type=Path, help="weights file to write (default: --work/nucleus_unet.pt, so the "
+                        "shipped models/nucleus/nucleus_unet.pt is replaced only when named)")
     parser.add_argument("--budget-minutes", type=float, default=70.0)
     parser.add_argument("--until", help="UTC time HH:MM at which to end (overrides --budget-minutes)")
     parser.add_argument("--batch", type=int, default=8)
@@ -207,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
                         "(fresh optimiser and schedule; the earlier stages are recorded in the config)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    args.out = args.out or args.work / "nucleus_unet.pt"
     if args.out.is_dir():
         parser.error(f"--out names the weights file to write; {args.out} is a folder")
 
