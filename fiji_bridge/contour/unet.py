@@ -18,6 +18,9 @@ from fiji_bridge.resources import bundled
 MODEL_ENV = "FIJI_BRIDGE_CONTOUR_MODEL"
 DEFAULT_WEIGHTS = bundled("models") / "contour_unet" / "contour_unet.pt"
 INFERENCE_THREADS = 1  # a 64 px input gains nothing from more; on a busy CPU more threads cost 5x
+# Test-time augmentation: the input as is and turned by 90 degrees, run as one batch, probabilities
+# averaged (+0.002-0.003 IoU on every subset of all val objects for about 6 ms; see the model card).
+TTA_QUARTER_TURNS = (0, 1)
 
 _lock = threading.Lock()
 _cache: dict[Path, GuidedUNet] = {}
@@ -42,7 +45,7 @@ def load_model(path: Path | None = None) -> GuidedUNet:
             model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                    for k, v in saved["state_dict"].items()})
             with torch.no_grad():
-                model = fold_batchnorm(model.eval())
+                model = fold_batchnorm(model.eval()).to(memory_format=torch.channels_last)
             _cache[path] = model
         return model
 
@@ -51,13 +54,15 @@ def load_model(path: Path | None = None) -> GuidedUNet:
 def predict(image: np.ndarray, init: np.ndarray, closed: bool, win: Window) -> np.ndarray:
     """(2, side, side) probabilities in the window: the object pointed at, any nucleus."""
     x = torch.from_numpy(network_input(image, init, closed, win))[None]
+    batch = torch.cat([torch.rot90(x, k, (2, 3)) for k in TTA_QUARTER_TURNS])
     model = load_model()
     threads = torch.get_num_threads()
     torch.set_num_threads(INFERENCE_THREADS)
     try:
-        prob = torch.sigmoid(model(x))
+        each = torch.sigmoid(model(batch.contiguous(memory_format=torch.channels_last)))
     finally:
         torch.set_num_threads(threads)
+    prob = torch.stack([torch.rot90(each[i : i + 1], -k, (2, 3)) for i, k in enumerate(TTA_QUARTER_TURNS)]).mean(0)
     if win.side != INPUT_SIZE:
         prob = F.interpolate(prob, size=(win.side, win.side), mode="bilinear", align_corners=False)
     return prob[0].numpy()
