@@ -181,7 +181,8 @@ clipped to the image; mirrored past the image edge), resized (bilinear, antialia
 
 ## Output
 Two logits per pixel: the object the init points at, and any nucleus (used to rank
-further candidates). Probabilities are resized back to the window, thresholded at 0.5.
+further candidates). At inference the input also goes through turned by 90 degrees (one batch of 2;
+the probabilities of both are averaged), then resized back to the window and thresholded at 0.5.
 
 ## Training data and recipe
 - Data: DSB2018 stage-1 `train` split (`{_shown(args.train)}`), never `val`. Every object with area

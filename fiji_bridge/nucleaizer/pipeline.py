@@ -3,8 +3,10 @@
 1. Input rules: grey -> 3 channels, > 3 channels -> first 3, intensities stretched
    (1st..99.8th percentile) to [0, 1].
 2. Size: ``diameter`` given ("manual size") or estimated by pre-segmentation (``size.py``);
-   the image is rescaled so nuclei reach the model's target diameter. When the last
-   pre-segmentation already covered the whole image at that scale, its maps are reused.
+   the image is rescaled so nuclei reach the model's target diameter, but large nuclei are not
+   shrunk below ``MIN_SCALE`` while they fit the sizes trained on (``segmentation_scale``).
+   When the last pre-segmentation already covered the whole image at that scale, its maps
+   are reused.
 3. The image is cut into overlapping blocks (core ``BLOCK`` px at model scale plus a
    ``MARGIN`` px border, larger than a nucleus). Each block is rescaled, run through the
    network (optionally with 8-fold flip/rotation TTA), its maps are resized back to input
@@ -34,6 +36,8 @@ BLOCK = 768
 MARGIN = 64
 MAX_CORE = 1024
 MAX_CHANNELS = 16
+MIN_SCALE = 0.65  # tuned on val (0.55 / 0.65 / 0.75), see segmentation_scale
+MAX_MODEL_DIAMETER = 28.0  # the largest nucleus size trained on (20 px x 1.4 rescaling)
 POSTPROCESSING = PostProcessing()
 
 
@@ -61,6 +65,13 @@ def _segment_block(model: NucleusModel, block: np.ndarray, scale: float, tta: bo
     maps = predict_maps(model, resize_tensor(as_tensor(block), shape), tta=tta)
     maps = resize_tensor(maps, block.shape[:2]).numpy()
     return maps_to_labels(maps, POSTPROCESSING, area_scale=1.0 / scale**2)
+
+
+def segmentation_scale(scale: float, diameter: float) -> float:
+    """``scale`` raised towards ``MIN_SCALE`` as far as nuclei of ``diameter`` input px stay within
+    ``MAX_MODEL_DIAMETER`` px: shrinking an image more than 1.5x loses the 1-2 px gaps between
+    touching large nuclei, which then merge."""
+    return max(scale, min(MIN_SCALE, MAX_MODEL_DIAMETER / diameter))
 
 
 def _resolve_model(model: NucleusModel | str | Path | None) -> NucleusModel:
@@ -106,8 +117,11 @@ def segment_nuclei(
             warnings.warn("segment_nuclei: no nuclei found", stacklevel=2)
             return np.zeros((height, width), np.uint16)
         scale, ready = estimate.scale, None if tta else estimate.maps
+        diameter = estimate.diameter
     else:
         scale = net.target_diameter / float(diameter)
+    if (finer := segmentation_scale(scale, float(diameter))) != scale:
+        scale, ready = finer, None
     core, margin = max(1, min(round(BLOCK / scale), MAX_CORE)), max(1, math.ceil(MARGIN / scale))
     rows, cols = _blocks(height, core, margin), _blocks(width, core, margin)
     if ready is not None and len(rows) == len(cols) == 1:

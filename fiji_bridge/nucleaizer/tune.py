@@ -21,7 +21,7 @@ import torch
 
 from fiji_bridge.evaluation import image_scores
 from fiji_bridge.nucleaizer.inference import DEFAULT_WEIGHTS, NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
-from fiji_bridge.nucleaizer.pipeline import POSTPROCESSING
+from fiji_bridge.nucleaizer.pipeline import POSTPROCESSING, segmentation_scale
 from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
 from fiji_bridge.nucleaizer.size import estimate_size
@@ -48,7 +48,7 @@ def val_maps(data: Path, model: NucleusModel) -> list[tuple[np.ndarray, np.ndarr
         rgb = to_three_channels(tifffile.imread(path))
         low, high = intensity_range(rgb)
         estimate = estimate_size(model, (rgb, low, high), POSTPROCESSING)
-        scale = estimate.scale if estimate else 1.0
+        scale = segmentation_scale(estimate.scale, estimate.diameter) if estimate else 1.0
         image = normalise(rgb, low, high)
         shape = (round(image.shape[0] * scale), round(image.shape[1] * scale))
         maps = resize_tensor(predict_maps(model, resize_tensor(as_tensor(image), shape)), image.shape[:2]).numpy()
