@@ -19,7 +19,7 @@ MODEL_ENV = "FIJI_BRIDGE_CONTOUR_MODEL"
 DEFAULT_WEIGHTS = bundled("models") / "contour_unet" / "contour_unet.pt"
 INFERENCE_THREADS = 1  # a 64 px input gains nothing from more; on a busy CPU more threads cost 5x
 # Test-time augmentation: the input as is and turned by 90 degrees, run as one batch, probabilities
-# averaged (+0.002-0.003 IoU on every subset of all val objects for about 6 ms; see the model card).
+# averaged (+0.002-0.003 IoU on every subset of all val objects for about 3 ms; see the README).
 TTA_QUARTER_TURNS = (0, 1)
 
 _lock = threading.Lock()
