@@ -1,4 +1,5 @@
-"""Inference-time rewrites of torch models shared by the contour and nucleus networks."""
+"""Inference-time helpers shared by the contour and nucleus networks: batch-norm folding and the
+8 flips/rotations used for test-time augmentation."""
 from __future__ import annotations
 
 import torch
@@ -24,3 +25,17 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
                 fused.bias.data = (bias - bn.running_mean) * scale + bn.bias
                 block[i], block[i + 1] = fused, nn.Identity()
     return model
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th of the 8 flips/rotations of the last two axes (k = 0 identity, 1-3 quarter turns,
+    4-7 the same followed by a left-right flip)."""
+    x = torch.rot90(x, k % 4, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if k >= 4 else x
+
+
+def undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The inverse of ``dihedral(x, k)``."""
+    if k >= 4:
+        x = torch.flip(x, dims=(-1,))
+    return torch.rot90(x, -(k % 4), dims=(-2, -1))

@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from fiji_bridge.errors import InputError
-from fiji_bridge.layers import fold_batchnorm
+from fiji_bridge.layers import dihedral, fold_batchnorm, undo_dihedral
 from fiji_bridge.nucleaizer.model import UNet
 from fiji_bridge.resources import bundled
 
@@ -51,18 +51,6 @@ def load_model(path: str | Path | None = None) -> NucleusModel:
         return _CACHE[key]
 
 
-def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    """The k-th of 8 flips/rotations (k = 0 identity)."""
-    x = torch.rot90(x, k % 4, dims=(-2, -1))
-    return torch.flip(x, dims=(-1,)) if k >= 4 else x
-
-
-def _undo_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    if k >= 4:
-        x = torch.flip(x, dims=(-1,))
-    return torch.rot90(x, -(k % 4), dims=(-2, -1))
-
-
 def predict_maps(model: NucleusModel, image: torch.Tensor, *, tta: bool = False) -> torch.Tensor:
     """(3, H, W) float image in [0, 1] -> (3, H, W) probabilities: foreground, boundary, distance.
 
@@ -81,8 +69,8 @@ def predict_maps(model: NucleusModel, image: torch.Tensor, *, tta: bool = False)
     with torch.inference_mode():
         total = None
         for k in transforms:
-            batch = _dihedral(x, k).contiguous(memory_format=torch.channels_last)
-            out = _undo_dihedral(torch.sigmoid(model.net(batch)), k)
+            batch = dihedral(x, k).contiguous(memory_format=torch.channels_last)
+            out = undo_dihedral(torch.sigmoid(model.net(batch)), k)
             total = out if total is None else total + out
     return (total / len(transforms))[0, :, :height, :width]
 
