@@ -97,7 +97,7 @@ def test_a_file_as_out_is_refused_before_training(tmp_path, capsys):
 
 def test_without_out_the_weights_stay_in_the_workdir_and_the_shipped_ones_are_untouched(tmp_path):
     """A stage run without --out used to overwrite models/contour_unet when it ended."""
-    shipped = train.ROOT / "models" / "contour_unet"
+    shipped = Path(__file__).resolve().parents[1] / "models" / "contour_unet"
     before = {p.name: p.read_bytes() for p in shipped.iterdir() if p.is_file()}
     data = tiny_dsb(tmp_path / "dsb")
     train.main(["--train", str(data), "--val", str(data), "--workdir", str(tmp_path / "work"), "--width", "4",

@@ -26,20 +26,19 @@ import torch.nn.functional as F
 from fiji_bridge.contour import data
 from fiji_bridge.contour.crop import HIGH_PERCENTILE, INPUT_SIZE, LOW_PERCENTILE, STROKE_DECAY
 from fiji_bridge.contour.model import GuidedUNet
+from fiji_bridge.resources import CHECKOUT, DSB2018
 
-ROOT = Path(__file__).resolve().parents[2]
-DSB = ROOT.parent / "shared" / "data" / "dsb2018"
 DEFAULT_LR = 3e-3  # also the peak lr of checkpoints written before they recorded it
 UNRECORDED = {"lr": DEFAULT_LR, "seed": 0}  # stage fields of checkpoints written before they recorded them
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m fiji_bridge.contour.train", description=__doc__.splitlines()[0])
-    p.add_argument("--train", type=Path, default=DSB / "train", help="DSB-style folder to train on")
-    p.add_argument("--val", type=Path, default=DSB / "val", help="folder only scored, never trained on")
+    p.add_argument("--train", type=Path, default=DSB2018 / "train", help="DSB-style folder to train on")
+    p.add_argument("--val", type=Path, default=DSB2018 / "val", help="folder only scored, never trained on")
     p.add_argument("--out", type=Path, help="folder for weights and card (default: --workdir, so the shipped "
                    "models/contour_unet is replaced only when named)")
-    p.add_argument("--workdir", type=Path, default=ROOT / "runs" / "contour", help="cache, checkpoint, log")
+    p.add_argument("--workdir", type=Path, default=CHECKOUT / "runs" / "contour", help="cache, checkpoint, log")
     p.add_argument("--minutes", type=float, default=70.0, help="training time budget (wall clock)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=DEFAULT_LR)
@@ -154,7 +153,7 @@ def write_outputs(model: GuidedUNet, args: argparse.Namespace, state: dict, val_
 def _shown(path: Path) -> str:
     """``path`` relative to the repository when it lies beside or inside it (as ../shared/...), else as given."""
     try:
-        return str(Path("..") / path.resolve().relative_to(ROOT.parent))
+        return str(Path("..") / path.resolve().relative_to(CHECKOUT.parent))
     except ValueError:
         return str(path)
 

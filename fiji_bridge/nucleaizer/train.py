@@ -34,8 +34,7 @@ from torch.nn import functional as F
 from fiji_bridge.nucleaizer.model import UNet
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
 from fiji_bridge.nucleaizer.targets import median_diameter, training_targets
-
-ROOT = Path(__file__).resolve().parents[2]
+from fiji_bridge.resources import CHECKOUT, DSB2018
 
 TARGET_DIAMETER = 20.0
 WIDTHS = (12, 16, 32, 64, 96)
@@ -199,8 +198,8 @@ def export_weights(model: UNet, path: Path, info: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dsb2018")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "nucleus", help="cache and checkpoint")
+    parser.add_argument("--data", type=Path, default=DSB2018)
+    parser.add_argument("--work", type=Path, default=CHECKOUT / "runs" / "nucleus", help="cache and checkpoint")
     parser.add_argument("--out", type=Path, help="weights file to write (default: --work/nucleus_unet.pt, so the "
                         "shipped models/nucleus/nucleus_unet.pt is replaced only when named)")
     parser.add_argument("--budget-minutes", type=float, default=70.0)
