@@ -28,7 +28,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
-from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
+from fiji_bridge.nucleaizer.postprocess import SIZE_POSTPROCESSING, PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import check_image, intensity_range, is_constant, normalise, to_three_channels
 from fiji_bridge.nucleaizer.size import estimate_size
 
@@ -112,7 +112,7 @@ def segment_nuclei(
     low, high = intensity_range(rgb)
     ready = None
     if diameter is None:
-        estimate = estimate_size(net, (rgb, low, high), POSTPROCESSING)
+        estimate = estimate_size(net, (rgb, low, high), SIZE_POSTPROCESSING)
         if estimate is None:
             warnings.warn("segment_nuclei: no nuclei found", stacklevel=2)
             return np.zeros((height, width), np.uint16)

@@ -20,13 +20,18 @@ from skimage.segmentation import watershed
 class PostProcessing:
     """Parameters tuned on DSB2018 ``val`` (see models/nucleus/MODEL_CARD.md)."""
 
-    foreground_threshold: float = 0.6
+    foreground_threshold: float = 0.55
     seed_source: str = "distance"
     seed_threshold: float = 0.6
     min_seed_area: float = 8.0
     min_area: float = 40.0
     max_hole_area: float = 40.0
     merge_ratio: float = 0.7
+
+
+# The pre-segmentation that estimates the nucleus size keeps a stricter foreground: touching
+# nuclei merge less, and the size search settles better (val DSB 0.586 with 0.55 there).
+SIZE_POSTPROCESSING = PostProcessing(foreground_threshold=0.6)
 
 
 def _fill_small_holes(foreground: np.ndarray, max_area: float) -> np.ndarray:

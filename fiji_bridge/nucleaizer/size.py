@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, predict_maps, resize_tensor
-from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
+from fiji_bridge.nucleaizer.postprocess import SIZE_POSTPROCESSING, PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise
 from fiji_bridge.nucleaizer.targets import median_diameter
 
@@ -144,7 +144,7 @@ def _coverage(small: _Preview, large: _Preview) -> float:
     return float((large_fg & foreground(small)).sum() / large_fg.sum()) if large_fg.any() else 1.0
 
 
-def estimate_size(model: NucleusModel, image: Image, params: PostProcessing = PostProcessing()) -> SizeEstimate | None:
+def estimate_size(model: NucleusModel, image: Image, params: PostProcessing = SIZE_POSTPROCESSING) -> SizeEstimate | None:
     """Estimate the nucleus size of ``image`` = (RGB array, low, high intensity); None if no nuclei are found."""
     start = min(1.0, math.sqrt(START_AREA / (image[0].shape[0] * image[0].shape[1])))
     coarse = _converge(model, image, start, params)
@@ -158,7 +158,7 @@ def estimate_size(model: NucleusModel, image: Image, params: PostProcessing = Po
     return coarse[0]
 
 
-def estimate_diameter(model: NucleusModel, rgb: np.ndarray, params: PostProcessing = PostProcessing()) -> float | None:
+def estimate_diameter(model: NucleusModel, rgb: np.ndarray, params: PostProcessing = SIZE_POSTPROCESSING) -> float | None:
     """Median nucleus diameter in pixels of a (Y, X, 3) image; None if no nuclei are found."""
     estimate = estimate_size(model, (rgb, *intensity_range(rgb)), params)
     return None if estimate is None else estimate.diameter

@@ -22,7 +22,7 @@ import torch
 from fiji_bridge.evaluation import image_scores
 from fiji_bridge.nucleaizer.inference import DEFAULT_WEIGHTS, NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
 from fiji_bridge.nucleaizer.pipeline import POSTPROCESSING, segmentation_scale
-from fiji_bridge.nucleaizer.postprocess import PostProcessing, maps_to_labels
+from fiji_bridge.nucleaizer.postprocess import SIZE_POSTPROCESSING, PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
 from fiji_bridge.nucleaizer.size import estimate_size
 from fiji_bridge.nucleaizer.train import save_atomic
@@ -30,7 +30,7 @@ from fiji_bridge.nucleaizer.train import save_atomic
 STAGES = (
     {
         "seed_source": ["distance", "boundary"],
-        "foreground_threshold": [0.4, 0.5, 0.6],
+        "foreground_threshold": [0.4, 0.5, 0.55, 0.6],
         "seed_threshold": [0.3, 0.4, 0.5, 0.6, 0.7],
     },
     {
@@ -47,7 +47,7 @@ def val_maps(data: Path, model: NucleusModel) -> list[tuple[np.ndarray, np.ndarr
     for path in sorted((data / "val" / "images").glob("*.tif")):
         rgb = to_three_channels(tifffile.imread(path))
         low, high = intensity_range(rgb)
-        estimate = estimate_size(model, (rgb, low, high), POSTPROCESSING)
+        estimate = estimate_size(model, (rgb, low, high), SIZE_POSTPROCESSING)
         scale = segmentation_scale(estimate.scale, estimate.diameter) if estimate else 1.0
         image = normalise(rgb, low, high)
         shape = (round(image.shape[0] * scale), round(image.shape[1] * scale))
