@@ -33,9 +33,9 @@ import tifffile
 
 from fiji_bridge.batch.engine import close_client, make_client, run_batch
 from fiji_bridge.batch.tasks import SegmentOptions, segment_image, segment_jobs
+from fiji_bridge.resources import DSB2018
 
 TILE = 256
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dsb2018"
 
 
 def make_tiles(val_images: Path, count: int, folder: Path) -> list[Path]:
@@ -117,7 +117,7 @@ def measure(tiles: list[Path], work: Path, options: SegmentOptions, repeats: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the dsb2018 folder")
+    parser.add_argument("--data", type=Path, default=DSB2018, help="the dsb2018 folder")
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=1, help="batches per worker count (median)")
     parser.add_argument("--diameter", type=float, default=None, help="fixed diameter (default: estimated)")

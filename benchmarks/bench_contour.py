@@ -27,9 +27,10 @@ from fiji_bridge.contour.api import suggest_contour  # noqa: E402
 from fiji_bridge.contour.crop import stroke_pixels  # noqa: E402
 from fiji_bridge.contour.inits import CLOSED, INIT_KINDS, simulate, touching_labels  # noqa: E402
 from fiji_bridge.errors import FijiBridgeError  # noqa: E402
+from fiji_bridge.resources import DSB2018  # noqa: E402
 from fiji_bridge.rois.labels import annotation_mask  # noqa: E402
 
-VAL = ROOT.parent / "shared" / "data" / "dsb2018" / "val"
+VAL = DSB2018 / "val"
 MIN_AREA = 15
 
 

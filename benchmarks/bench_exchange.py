@@ -13,8 +13,9 @@ from fiji_bridge.formats import ImageAnnotations, export_annotations, import_ann
 from fiji_bridge.formats.masks import label_mask
 from fiji_bridge.formats.bbox import bounding_box
 from fiji_bridge.formats.coco import read_coco
+from fiji_bridge.resources import DSB2018
 
-val = Path(sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).resolve().parents[1].parent / "shared/data/dsb2018/val"))
+val = Path(sys.argv[1]) if len(sys.argv) > 1 else DSB2018 / "val"
 cases = []
 for p in sorted((val / "masks").glob("*.tif")):
     lab = tifffile.imread(p); anns = labels_to_annotations(lab)

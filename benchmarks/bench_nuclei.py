@@ -6,7 +6,7 @@ same on ``val`` upscaled 3x (size estimation must keep the score within 0.05); s
 input megapixel; peak memory for a 4096x4096 image (in a subprocess: peak resident memory before and after
 segmenting, and the peak of Python/numpy allocations traced by tracemalloc), without and with TTA.
 
-    python benchmarks/bench_nuclei.py --data ../shared/data/dsb2018 [--json runs/bench_nuclei.json]
+    python benchmarks/bench_nuclei.py [--data ../shared/data/dsb2018] [--json runs/bench_nuclei.json]
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from fiji_bridge.evaluation import image_scores
 from fiji_bridge.nucleaizer.baseline import segment_nuclei_baseline
 from fiji_bridge.nucleaizer.inference import load_model
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
+from fiji_bridge.resources import DSB2018
 
 KINDS = ("gray_darkbg", "color", "gray_lightbg")
 
@@ -109,7 +110,7 @@ def measure_memory(size: int, tta: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/dsb2018"))
+    parser.add_argument("--data", type=Path, default=DSB2018)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-tta", action="store_true")
     parser.add_argument("--skip-upscaled", action="store_true")

@@ -6,7 +6,6 @@ Run: nice -n 5 .venv/bin/python benchmarks/bench_rois.py [repeats, default 5]
 """
 from __future__ import annotations
 
-import glob
 import statistics
 import sys
 import time
@@ -15,9 +14,10 @@ import numpy as np
 import tifffile
 from skimage.segmentation import expand_labels
 
+from fiji_bridge.resources import DSB2018
 from fiji_bridge.rois import annotations_to_labels, labels_to_annotations
 
-DSB_MASKS = sorted(glob.glob("/work/shared/data/dsb2018/val/masks/*.tif"))
+DSB_MASKS = sorted((DSB2018 / "val" / "masks").glob("*.tif"))
 
 
 def median_seconds(fn, repeats: int) -> float:

@@ -23,12 +23,13 @@ import tifffile
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from fiji_bridge.resources import DSB2018  # noqa: E402
 from test_rois_imagej import (  # noqa: E402  (the checks live with the tests)
     check_imagej_shapes, check_open_shapes, check_random_annotations, check_threshold_to_selection,
     check_written_by_fiji_bridge, noise_labels, random_area_annotations,
 )
 
-MASKS = sorted((ROOT.parent / "shared" / "data" / "dsb2018" / "val" / "masks").glob("*.tif"))
+MASKS = sorted((DSB2018 / "val" / "masks").glob("*.tif"))
 
 
 def main() -> None:
