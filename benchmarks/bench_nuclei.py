@@ -3,7 +3,8 @@
 Methods: the bundled model (size estimated, ``diameter=None``), the model with 8-fold TTA,
 and the classical baseline (blur + Otsu + distance watershed), all in the same run; then the
 same on ``val`` upscaled 3x (size estimation must keep the score within 0.05); seconds per
-input megapixel; peak memory for a 4096x4096 image (in a subprocess: peak resident memory before and after
+input megapixel (each scored pass, and the median of further warm passes over val for the model and
+the baseline); peak memory for a 4096x4096 image (in a subprocess: peak resident memory before and after
 segmenting, and the peak of Python/numpy allocations traced by tracemalloc), without and with TTA.
 
     python benchmarks/bench_nuclei.py [--data ../shared/data/dsb2018] [--json runs/bench_nuclei.json]
@@ -66,6 +67,19 @@ def run_method(items, segment) -> tuple[dict, float]:
     return table, seconds / megapixels
 
 
+def timed_passes(items, segment, repeats: int) -> list[float]:
+    """Seconds per input megapixel of each of ``repeats`` passes over ``items``, run after the scored
+    pass (which warms the model up for every image shape)."""
+    megapixels = sum(truth.size for *_, truth in items) / 1e6
+    figures = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _, _, image, _ in items:
+            segment(image)
+        figures.append((time.perf_counter() - start) / megapixels)
+    return figures
+
+
 def print_table(title: str, table: dict) -> None:
     print(f"\n{title}")
     print(f"{'kind':<14}{'n':>4}{'AP(0.5)':>9}{'F1(0.5)':>9}{'DSB':>8}")
@@ -116,6 +130,8 @@ def main() -> None:
     parser.add_argument("--skip-upscaled", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--every", type=int, default=1, help="use every N-th val image (quick checks)")
+    parser.add_argument("--speed-passes", type=int, default=3,
+                        help="timed passes over val after the scored one, for the model and the baseline (median reported)")
     parser.add_argument("--weights", type=Path, default=None, help="model weights (default: bundled)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
@@ -135,6 +151,14 @@ def main() -> None:
         table, spm = run_method(val, segment)
         results[name] = {"scores": table, "seconds_per_megapixel": spm}
         print_table(f"val, {name} ({spm:.2f} s/MP)", table)
+    if args.speed_passes:
+        speed = {name: timed_passes(val, methods[name], args.speed_passes) for name in ("model", "baseline")}
+        medians = {name: float(np.median(figures)) for name, figures in speed.items()}
+        results["speed"] = {"passes_s_per_mp": speed, "median_s_per_mp": medians,
+                            "model_to_baseline": medians["model"] / medians["baseline"]}
+        print(f"\nspeed on val, median of {args.speed_passes} warm passes: model {medians['model']:.2f} s/MP "
+              f"({min(speed['model']):.2f}-{max(speed['model']):.2f}; target <= 1), baseline {medians['baseline']:.2f} s/MP, "
+              f"ratio {results['speed']['model_to_baseline']:.1f}x")
     if not args.skip_upscaled:
         val3 = load_val(args.data, upscale=3, every=args.every)
         for name in ("model", "baseline"):
