@@ -10,6 +10,8 @@ from torch import nn
 from torch.nn import functional as F
 
 OUTPUT_CHANNELS = ("foreground", "boundary", "distance")
+TARGET_DIAMETER = 20.0  # nucleus diameter (px) training images are rescaled to
+SCALE_RANGE = (0.7, 1.4)  # random rescaling of training crops around that size
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:

@@ -28,6 +28,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, load_model, predict_maps, resize_tensor
+from fiji_bridge.nucleaizer.model import SCALE_RANGE, TARGET_DIAMETER
 from fiji_bridge.nucleaizer.postprocess import SIZE_POSTPROCESSING, PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import check_image, intensity_range, is_constant, normalise, to_three_channels
 from fiji_bridge.nucleaizer.size import estimate_size
@@ -37,7 +38,7 @@ MARGIN = 64
 MAX_CORE = 1024
 MAX_CHANNELS = 16
 MIN_SCALE = 0.65  # tuned on val (0.55 / 0.65 / 0.75), see segmentation_scale
-MAX_MODEL_DIAMETER = 28.0  # the largest nucleus size trained on (20 px x 1.4 rescaling)
+MAX_MODEL_DIAMETER = TARGET_DIAMETER * SCALE_RANGE[1]  # the largest nucleus size trained on: 28 px
 POSTPROCESSING = PostProcessing()
 
 

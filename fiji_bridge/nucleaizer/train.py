@@ -31,15 +31,13 @@ import torch
 from skimage.transform import resize
 from torch.nn import functional as F
 
-from fiji_bridge.nucleaizer.model import UNet
+from fiji_bridge.nucleaizer.model import SCALE_RANGE, TARGET_DIAMETER, UNet
 from fiji_bridge.nucleaizer.preprocess import intensity_range, normalise, to_three_channels
 from fiji_bridge.nucleaizer.targets import median_diameter, training_targets
 from fiji_bridge.resources import CHECKOUT, DSB2018
 
-TARGET_DIAMETER = 20.0
 WIDTHS = (12, 16, 32, 64, 96)
 CROP = 128
-SCALE_RANGE = (0.7, 1.4)
 KIND_WEIGHTS = {"gray_darkbg": 0.55, "color": 0.3, "gray_lightbg": 0.15}
 DEFAULT_LR = 3e-3  # also the peak lr of checkpoints written before they recorded it
 
