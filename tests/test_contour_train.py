@@ -10,6 +10,7 @@ import tifffile
 import torch
 
 from fiji_bridge.contour import train
+from fiji_bridge.contour.model import GuidedUNet, widened
 
 
 def tiny_dsb(folder: Path, n: int = 2) -> Path:
@@ -63,6 +64,39 @@ def test_a_further_stage_starts_from_trained_weights_and_records_both(tmp_path):
     assert [s["seed"] for s in meta["stages"]] == [0, 1]  # the new stage trained on newly simulated inits
     assert "stage 2:" in (tmp_path / "stage2_out" / "MODEL_CARD.md").read_text()
     assert "samples of seed 1" in (tmp_path / "stage2_out" / "MODEL_CARD.md").read_text()
+
+
+def test_widening_keeps_the_function_of_the_narrower_network():
+    torch.manual_seed(0)
+    narrow = GuidedUNet(4).eval()
+    for module in narrow.modules():  # batch norm statistics away from their defaults
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    x = torch.rand(2, 3, 32, 32)
+    wide = widened(narrow, 7, noise=0.0).eval()
+    assert wide.width == 7 and wide.enc[0][0].out_channels == 7 and wide.bottom[3].out_channels == 56
+    assert torch.allclose(wide(x), narrow(x), atol=1e-5)
+    noisy = widened(narrow, 7, noise=0.01).eval()
+    assert not torch.equal(noisy(x), narrow(x))  # the copies can diverge
+    with pytest.raises(ValueError, match="cannot widen"):
+        widened(wide, 4)
+
+
+def test_a_stage_with_a_larger_width_widens_the_previous_weights(tmp_path, capsys):
+    data = tiny_dsb(tmp_path / "dsb")
+    common = ["--train", str(data), "--val", str(data), "--batch", "4", "--checkpoint-every", "0",
+              "--cache", str(tmp_path / "work"), "--minutes", "0.02"]
+    train.main([*common, "--width", "4", "--workdir", str(tmp_path / "work")])
+    capsys.readouterr()
+    train.main([*common, "--width", "6", "--workdir", str(tmp_path / "stage2"), "--out", str(tmp_path / "out"),
+                "--init", str(tmp_path / "work" / "checkpoint.pt")])
+    assert "widening the network from width 4 to 6" in capsys.readouterr().out
+    saved = torch.load(tmp_path / "out" / "contour_unet.pt", weights_only=True)
+    assert saved["meta"]["width"] == 6 and saved["state_dict"]["enc.0.0.weight"].shape[0] == 6
+    assert [s["width"] for s in saved["meta"]["stages"]] == [4, 6]
+    assert "width 4" in (tmp_path / "out" / "MODEL_CARD.md").read_text()
 
 
 def test_a_stage_from_a_checkpoint_without_lr_or_seed_records_their_old_defaults(tmp_path):

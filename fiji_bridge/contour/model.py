@@ -39,3 +39,72 @@ class GuidedUNet(nn.Module):
         for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
             x = dec(torch.cat([up(x), skip], dim=1))
         return self.head(x)
+
+
+def _group_sizes(width: int) -> dict[str, int]:
+    """Channels of every feature-map group of a GuidedUNet of ``width``, by group name."""
+    w = [width, width * 2, width * 4, width * 8]
+    sizes = {"input": IN_CHANNELS, "output": OUT_CHANNELS}
+    for level in range(3):
+        sizes[f"enc{level}.mid"] = sizes[f"enc{level}.out"] = w[level]
+    sizes["bottom.mid"] = sizes["bottom.out"] = w[3]
+    for k in range(3):
+        sizes[f"up{k}"] = sizes[f"dec{k}.mid"] = sizes[f"dec{k}.out"] = w[2 - k]
+    return sizes
+
+
+def _layer_groups() -> list[tuple[str, str | None, tuple[str, ...], str]]:
+    """(conv module, its batch norm or None, input groups (concatenated), output group) of every conv layer."""
+    def block(name: str, source: tuple[str, ...], group: str) -> list:
+        return [(f"{name}.0", f"{name}.1", source, f"{group}.mid"), (f"{name}.3", f"{name}.4", (f"{group}.mid",), f"{group}.out")]
+
+    layers = []
+    for level in range(3):
+        layers += block(f"enc.{level}", ("input" if level == 0 else f"enc{level - 1}.out",), f"enc{level}")
+    layers += block("bottom", ("enc2.out",), "bottom")
+    for k in range(3):
+        layers.append((f"up.{k}", None, ("bottom.out" if k == 0 else f"dec{k - 1}.out",), f"up{k}"))
+        layers += block(f"dec.{k}", (f"up{k}", f"enc{2 - k}.out"), f"dec{k}")
+    layers.append(("head", None, ("dec2.out",), "output"))
+    return layers
+
+
+def widened(model: GuidedUNet, width: int, seed: int = 0, noise: float = 0.01) -> GuidedUNet:
+    """A GuidedUNet of a larger ``width`` computing the same function (Net2WiderNet).
+
+    Each new channel copies a randomly chosen old one of its group; the layers reading a copied
+    channel share its weight among the copies. ``noise`` (a fraction of each weight tensor's
+    standard deviation) is added so the copies can diverge in training; 0 keeps the function exact.
+    """
+    if width < model.width:
+        raise ValueError(f"cannot widen a width-{model.width} network to {width}")
+    rng = torch.Generator().manual_seed(seed)
+    old_sizes, new_sizes = _group_sizes(model.width), _group_sizes(width)
+    maps, counts = {}, {}
+    for name, old in old_sizes.items():
+        extra = torch.randint(0, old, (new_sizes[name] - old,), generator=rng)
+        maps[name] = torch.cat([torch.arange(old), extra])
+        counts[name] = torch.bincount(maps[name], minlength=old).float()
+    old_state = model.state_dict()
+    new = GuidedUNet(width)
+    state = new.state_dict()
+    for layer, norm, inputs, output in _layer_groups():
+        offsets = torch.cumsum(torch.tensor([0] + [old_sizes[g] for g in inputs]), 0)
+        in_map = torch.cat([maps[g] + off for g, off in zip(inputs, offsets)])
+        in_share = torch.cat([counts[g] for g in inputs])[in_map]
+        weight = old_state[f"{layer}.weight"]
+        if layer.startswith("up."):  # ConvTranspose2d: (in, out, k, k)
+            weight = weight[in_map][:, maps[output]] / in_share[:, None, None, None]
+        else:
+            weight = weight[maps[output]][:, in_map] / in_share[None, :, None, None]
+        if noise:
+            weight = weight + noise * weight.std() * torch.randn(weight.shape, generator=rng)
+        state[f"{layer}.weight"] = weight
+        if f"{layer}.bias" in old_state:
+            state[f"{layer}.bias"] = old_state[f"{layer}.bias"][maps[output]]
+        if norm:
+            for field in ("weight", "bias", "running_mean", "running_var"):
+                state[f"{norm}.{field}"] = old_state[f"{norm}.{field}"][maps[output]]
+            state[f"{norm}.num_batches_tracked"] = old_state[f"{norm}.num_batches_tracked"]
+    new.load_state_dict(state)
+    return new.train(model.training)

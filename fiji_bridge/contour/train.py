@@ -4,6 +4,8 @@
     python -m fiji_bridge.contour.train --minutes 70 --resume   # continue after an interruption
     python -m fiji_bridge.contour.train --minutes 60 --lr 1e-3 --init models/contour_unet/resume_checkpoint.pt \
         --workdir runs/contour_stage2 --cache runs/contour   # a further stage from trained weights
+    (a further stage with a larger ``--width`` than its ``--init`` widens those weights without
+    changing what they compute, then trains the wider network)
 
 Samples are built once and cached (``--cache``); checkpoints (model, optimiser, elapsed time)
 are written every ``--checkpoint-every`` seconds; the learning rate follows the elapsed share
@@ -25,11 +27,11 @@ import torch.nn.functional as F
 
 from fiji_bridge.contour import data
 from fiji_bridge.contour.crop import HIGH_PERCENTILE, INPUT_SIZE, LOW_PERCENTILE, STROKE_DECAY
-from fiji_bridge.contour.model import GuidedUNet
+from fiji_bridge.contour.model import GuidedUNet, widened
 from fiji_bridge.resources import CHECKOUT, DSB2018
 
 DEFAULT_LR = 3e-3  # also the peak lr of checkpoints written before they recorded it
-UNRECORDED = {"lr": DEFAULT_LR, "seed": 0}  # stage fields of checkpoints written before they recorded them
+UNRECORDED = {"lr": DEFAULT_LR, "seed": 0, "width": 16}  # stage fields of checkpoints written before they recorded them
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=70.0, help="training time budget (wall clock)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=DEFAULT_LR)
-    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--width", type=int, default=16, help="channels of the first level; larger than --init's widens it")
     p.add_argument("--per-object", type=int, default=2, help="simulated inits per training object")
     p.add_argument("--checkpoint-every", type=float, default=180.0, help="seconds")
     p.add_argument("--seed", type=int, default=0)
@@ -114,8 +116,9 @@ def score(model: GuidedUNet, samples: data.Samples, limit: int = 768) -> dict[st
     n = min(limit, len(samples.inputs))
     ious = []
     for s in range(0, n, 128):
-        x = torch.from_numpy(samples.inputs[s:s + 128]).float() / 255
-        t = samples.targets[s:s + 128, 0] >= 128
+        end = min(s + 128, n)
+        x = torch.from_numpy(samples.inputs[s:end]).float() / 255
+        t = samples.targets[s:end, 0] >= 128
         pred = (model(x)[:, 0] > 0).numpy()
         inter = (pred & t).sum(axis=(1, 2))
         union = (pred | t).sum(axis=(1, 2))
@@ -140,7 +143,7 @@ def write_outputs(model: GuidedUNet, args: argparse.Namespace, state: dict, val_
     args.out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     stages = [*state.get("stages", []), {"steps": state["step"], "seconds": round(state["elapsed"]), "lr": args.lr,
-                                         "seed": args.seed}]
+                                         "seed": args.seed, "width": args.width}]
     meta = {"width": args.width, "input_size": INPUT_SIZE, "stroke_decay": STROKE_DECAY,
             "percentiles": [LOW_PERCENTILE, HIGH_PERCENTILE], "steps": sum(st["steps"] for st in stages),
             "train_seconds": sum(st["seconds"] for st in stages), "stages": stages,
@@ -162,7 +165,7 @@ def model_card(args: argparse.Namespace, meta: dict) -> str:
     """MODEL_CARD.md text: data, recipe, input normalisation, scores measured at the end of training."""
     scores = ", ".join(f"{k} {v:.3f}" for k, v in meta["val_iou_at_input_size"].items())
     stage_lines = "\n".join(f"  - stage {i + 1}: {st['steps']} steps, {st['seconds'] / 60:.0f} min, peak lr {st['lr']:g}, "
-                             f"samples of seed {st['seed']}" for i, st in enumerate(meta["stages"]))
+                             f"samples of seed {st['seed']}, width {st['width']}" for i, st in enumerate(meta["stages"]))
     return f"""# contour_unet: guided U-Net for contour suggestion
 
 Weights: `contour_unet.pt` (float16 state dict + metadata), architecture
@@ -204,6 +207,16 @@ Full-resolution figures (ImageJ pixel convention) come from `python benchmarks/b
 """
 
 
+def initial_weights(state_dict: dict, width: int, seed: int) -> GuidedUNet:
+    """A network of ``width`` from a previous stage's weights, widened (Net2WiderNet) when they are narrower."""
+    earlier = GuidedUNet(state_dict["enc.0.0.weight"].shape[0])
+    earlier.load_state_dict(state_dict)
+    if earlier.width == width:
+        return earlier
+    print(f"widening the network from width {earlier.width} to {width}", flush=True)
+    return widened(earlier, width, seed=seed)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
@@ -213,18 +226,18 @@ def main(argv: list[str] | None = None) -> None:
     val = cached_samples(args.val, cache / "val_samples.npz", 1234, 1)
 
     model = GuidedUNet(args.width)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(args.seed)
     state = {"step": 0, "elapsed": 0.0, "stages": []}
     ckpt = args.workdir / "checkpoint.pt"
     if args.init and not (args.resume and ckpt.exists()):
         start = torch.load(args.init, weights_only=False)
-        model.load_state_dict(start["model"])
+        model = initial_weights(start["model"], args.width, args.seed)
         earlier = start["state"]
         state["stages"] = [{**UNRECORDED, **st} for st in earlier.get("stages", [])] + [
             {"steps": earlier["step"], "seconds": round(earlier["elapsed"]),
              **{key: earlier.get(key, default) for key, default in UNRECORDED.items()}}]
         print(f"new stage from {args.init} (earlier stages: {state['stages']})", flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     if (args.resume or args.export) and ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
         model.load_state_dict(saved["model"])
@@ -239,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     train = cached_samples(args.train, cache / f"train_samples_s{args.seed}_p{args.per_object}.npz",
                            args.seed, args.per_object)
     print(f"train samples {len(train.inputs)}, val samples {len(val.inputs)}", flush=True)
-    state["lr"], state["seed"] = args.lr, args.seed
+    state["lr"], state["seed"], state["width"] = args.lr, args.seed, args.width
     budget = args.minutes * 60
     n = len(train.inputs)
 
