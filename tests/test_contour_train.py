@@ -9,7 +9,7 @@ import pytest
 import tifffile
 import torch
 
-from fiji_bridge.contour import train
+from fiji_bridge.contour import train, unet
 from fiji_bridge.contour.model import GuidedUNet, widened
 
 
@@ -47,6 +47,7 @@ def test_training_resumes_after_an_interruption_and_writes_outputs(tmp_path, cap
     assert json.loads((tmp_path / "model" / "training.json").read_text())["steps"] == second["step"]
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
     assert "never `val`" in card and "Input" in card and "percentile" in card
+    assert f"{len(unet.TTA_TRANSFORMS)} dihedral transforms" in card  # the passes predict() runs
 
 
 def test_a_further_stage_starts_from_trained_weights_and_records_both(tmp_path):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from fiji_bridge.contour import data
 from fiji_bridge.contour.crop import HIGH_PERCENTILE, INPUT_SIZE, LOW_PERCENTILE, STROKE_DECAY
 from fiji_bridge.contour.model import GuidedUNet, widened
+from fiji_bridge.contour.unet import TTA_TRANSFORMS
 from fiji_bridge.resources import CHECKOUT, DSB2018
 
 DEFAULT_LR = 3e-3  # also the peak lr of checkpoints written before they recorded it
@@ -161,6 +162,15 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _inference_passes() -> str:
+    """How ``unet.predict`` runs the network (its test-time augmentation), for the model card."""
+    if len(TTA_TRANSFORMS) == 1:
+        return "At inference the network sees the window once"
+    return (f"At inference the window goes through the network as {len(TTA_TRANSFORMS)} dihedral transforms "
+            f"(`fiji_bridge.layers.dihedral` {tuple(TTA_TRANSFORMS)}; 0 is the window as is), in one batch; "
+            "the probabilities are averaged after each transform is undone")
+
+
 def model_card(args: argparse.Namespace, meta: dict) -> str:
     """MODEL_CARD.md text: data, recipe, input normalisation, scores measured at the end of training."""
     scores = ", ".join(f"{k} {v:.3f}" for k, v in meta["val_iou_at_input_size"].items())
@@ -183,8 +193,7 @@ clipped to the image; mirrored past the image edge), resized (bilinear, antialia
 
 ## Output
 Two logits per pixel: the object the init points at, and any nucleus (used to rank
-further candidates). At inference the input also goes through turned by 90 degrees (one batch of 2;
-the probabilities of both are averaged), then resized back to the window and thresholded at 0.5.
+further candidates). {_inference_passes()}, then resized back to the window and thresholded at 0.5.
 
 ## Training data and recipe
 - Data: DSB2018 stage-1 `train` split (`{_shown(args.train)}`), never `val`. Every object with area
