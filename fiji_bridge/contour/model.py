@@ -41,18 +41,6 @@ class GuidedUNet(nn.Module):
         return self.head(x)
 
 
-def _group_sizes(width: int) -> dict[str, int]:
-    """Channels of every feature-map group of a GuidedUNet of ``width``, by group name."""
-    w = [width, width * 2, width * 4, width * 8]
-    sizes = {"input": IN_CHANNELS, "output": OUT_CHANNELS}
-    for level in range(3):
-        sizes[f"enc{level}.mid"] = sizes[f"enc{level}.out"] = w[level]
-    sizes["bottom.mid"] = sizes["bottom.out"] = w[3]
-    for k in range(3):
-        sizes[f"up{k}"] = sizes[f"dec{k}.mid"] = sizes[f"dec{k}.out"] = w[2 - k]
-    return sizes
-
-
 def _layer_groups() -> list[tuple[str, str | None, tuple[str, ...], str]]:
     """(conv module, its batch norm or None, input groups (concatenated), output group) of every conv layer."""
     def block(name: str, source: tuple[str, ...], group: str) -> list:
@@ -69,6 +57,14 @@ def _layer_groups() -> list[tuple[str, str | None, tuple[str, ...], str]]:
     return layers
 
 
+def _group_sizes(model: GuidedUNet) -> dict[str, int]:
+    """Channels of every feature-map group, read from the layers that produce them."""
+    sizes = {"input": IN_CHANNELS}
+    for layer, _, _, output in _layer_groups():
+        sizes[output] = model.get_submodule(layer).out_channels
+    return sizes
+
+
 def widened(model: GuidedUNet, width: int, seed: int = 0, noise: float = 0.01) -> GuidedUNet:
     """A GuidedUNet of a larger ``width`` computing the same function (Net2WiderNet).
 
@@ -79,21 +75,21 @@ def widened(model: GuidedUNet, width: int, seed: int = 0, noise: float = 0.01) -
     if width < model.width:
         raise ValueError(f"cannot widen a width-{model.width} network to {width}")
     rng = torch.Generator().manual_seed(seed)
-    old_sizes, new_sizes = _group_sizes(model.width), _group_sizes(width)
+    new = GuidedUNet(width)
+    old_sizes, new_sizes = _group_sizes(model), _group_sizes(new)
     maps, counts = {}, {}
     for name, old in old_sizes.items():
         extra = torch.randint(0, old, (new_sizes[name] - old,), generator=rng)
         maps[name] = torch.cat([torch.arange(old), extra])
         counts[name] = torch.bincount(maps[name], minlength=old).float()
     old_state = model.state_dict()
-    new = GuidedUNet(width)
     state = new.state_dict()
     for layer, norm, inputs, output in _layer_groups():
         offsets = torch.cumsum(torch.tensor([0] + [old_sizes[g] for g in inputs]), 0)
         in_map = torch.cat([maps[g] + off for g, off in zip(inputs, offsets)])
         in_share = torch.cat([counts[g] for g in inputs])[in_map]
         weight = old_state[f"{layer}.weight"]
-        if layer.startswith("up."):  # ConvTranspose2d: (in, out, k, k)
+        if isinstance(new.get_submodule(layer), nn.ConvTranspose2d):  # weight (in, out, k, k)
             weight = weight[in_map][:, maps[output]] / in_share[:, None, None, None]
         else:
             weight = weight[maps[output]][:, in_map] / in_share[None, :, None, None]
