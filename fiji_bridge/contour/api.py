@@ -1,7 +1,8 @@
 """suggest_contour: a refined outline from a person's rough contour or line (pure numpy/torch)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import chain, islice
 
 import numpy as np
 
@@ -58,20 +59,21 @@ def suggest_candidates(image: np.ndarray, init: np.ndarray, *, method: str = "un
     if closed and init_region.sum() < 2:
         raise InputError("the initial contour is too small: draw around the object "
                          "(it must cover at least 2 pixels of the image)")
-    masks = _candidate_masks(method, img, crop, pts, closed, win, init_region, max_distance)
-    masks = without_existing(masks, existing_masks(existing, (x0, y0), crop.shape[:2]))
-    return [outline(m, (x0, y0)) for m in masks[:limit]]
+    masks = without_existing(_candidate_masks(method, img, crop, pts, closed, win, init_region, max_distance),
+                             existing_masks(existing, (x0, y0), crop.shape[:2]))
+    return [outline(m, (x0, y0)) for m in islice(masks, limit)]
 
 
 def _candidate_masks(method: str, img: np.ndarray, crop: np.ndarray, pts: np.ndarray, closed: bool,
-                     win: Window, init_region: np.ndarray, max_distance: float) -> list[np.ndarray]:
+                     win: Window, init_region: np.ndarray, max_distance: float) -> Iterator[np.ndarray]:
+    """Candidate masks in the crop, best first, computed only as far as they are taken."""
     if method == "unet":
         x0, y0, x1, y1 = win.crop
         ox, oy = x0 - win.x0, y0 - win.y0
         prob = unet.predict(img, pts, closed, win)[:, oy:oy + y1 - y0, ox:ox + x1 - x0]
         pointed = prob[0] > UNET_THRESHOLD
         others = (prob[1] > UNET_THRESHOLD) & ~pointed
-        return ranked_components(pointed, init_region) + ranked_components(others, init_region)
+        return chain(ranked_components(pointed, init_region), ranked_components(others, init_region))
     if method == "region_growing":
         seeds = region_growing.seeds_from(init_region, closed)
         grown = region_growing.grow(crop, seeds, max_distance, region_growing.value_range(img))

@@ -1,7 +1,7 @@
 """From masks in the crop to ranked candidate objects and their pixel-exact outline."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -13,12 +13,13 @@ EIGHT = np.ones((3, 3), bool)
 EXISTING_OVERLAP_LIMIT = 0.4  # AnnotatorJ: skip candidates overlapping an existing ROI by > 40 % of their area
 
 
-def ranked_components(mask: np.ndarray, init_region: np.ndarray, min_area: int = 4) -> list[np.ndarray]:
+def ranked_components(mask: np.ndarray, init_region: np.ndarray, min_area: int = 4) -> Iterator[np.ndarray]:
     """8-connected pieces of ``mask`` (holes filled), most overlap with ``init_region`` first,
-    then nearest to it; pieces under ``min_area`` pixels are dropped."""
+    then nearest to it; pieces under ``min_area`` pixels are dropped. Lazy: nothing is computed
+    before the first piece is asked for, and each piece is filled only when it is reached."""
     labels, n = ndi.label(mask, structure=EIGHT)
     if n == 0:
-        return []
+        return
     idx = np.arange(1, n + 1)
     area = ndi.sum_labels(np.ones_like(mask, np.int32), labels, idx)
     overlap = ndi.sum_labels(init_region.astype(np.int32), labels, idx)
@@ -27,7 +28,7 @@ def ranked_components(mask: np.ndarray, init_region: np.ndarray, min_area: int =
     else:
         nearest = np.zeros(n)
     order = np.lexsort((-area, nearest, -overlap))
-    return [ndi.binary_fill_holes(labels == idx[i]) for i in order if area[i] >= min_area]
+    yield from (ndi.binary_fill_holes(labels == idx[i]) for i in order if area[i] >= min_area)
 
 
 def existing_masks(existing: Sequence[np.ndarray] | None, origin: tuple[int, int],
@@ -45,10 +46,10 @@ def existing_masks(existing: Sequence[np.ndarray] | None, origin: tuple[int, int
     return masks
 
 
-def without_existing(candidates: list[np.ndarray], existing: list[np.ndarray]) -> list[np.ndarray]:
-    """Drop candidates that overlap any existing ROI mask by more than 40 % of their area."""
-    return [c for c in candidates
-            if all((c & e).sum() <= EXISTING_OVERLAP_LIMIT * c.sum() for e in existing)]
+def without_existing(candidates: Iterable[np.ndarray], existing: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """Drop candidates that overlap any existing ROI mask by more than 40 % of their area (lazily)."""
+    return (c for c in candidates
+            if all((c & e).sum() <= EXISTING_OVERLAP_LIMIT * c.sum() for e in existing))
 
 
 def outline(mask: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
