@@ -7,6 +7,7 @@ For sampled val objects, simulated quick inits (rough polygon, short freehand li
 fixed seeds) go through ``suggest_contour``; each suggestion is rasterised with the ImageJ pixel
 convention and compared with the ground-truth object (IoU), next to the IoU of the init itself
 and of region growing (AnnotatorJ's classical method). Failures (no suggestion) count as IoU 0.
+Each unet mean comes with a 95 % interval from redrawing the val images (bootstrap over images).
 """
 from __future__ import annotations
 
@@ -89,8 +90,29 @@ def table(rows: list[dict], methods: list[str], image_kinds: dict[str, str]) -> 
     for name, keep in subsets:
         sel = [r for r in rows if keep(r)]
         if sel:
-            out[name] = {"n": len(sel), **{m: float(np.mean([r[m] for r in sel])) for m in ("init", *methods)}}
+            out[name] = {"n": len(sel), "images": len({r["image"] for r in sel}),
+                         **{m: float(np.mean([r[m] for r in sel])) for m in ("init", *methods)},
+                         "ci95": {m: image_bootstrap_interval(sel, m) for m in methods}}
     return out
+
+
+def image_bootstrap_interval(rows: list[dict], key: str, resamples: int = 2000) -> tuple[float, float] | None:
+    """95 % interval of the mean over rows of ``key`` when the val images are drawn again (with
+    replacement, all rows of a drawn image kept): objects of one image are not independent, so
+    this shows how far the figure could move on another set of images of the same kind. None
+    for rows from a single image, where redrawing says nothing."""
+    images = sorted({r["image"] for r in rows})
+    if len(images) < 2:
+        return None
+    where = {image: i for i, image in enumerate(images)}
+    sums, counts = np.zeros(len(images)), np.zeros(len(images))
+    for r in rows:
+        sums[where[r["image"]]] += r[key]
+        counts[where[r["image"]]] += 1
+    draws = np.random.default_rng(0).integers(0, len(images), (resamples, len(images)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def latency(folder: Path, objects: list, n: int, rng: np.random.Generator) -> dict:
@@ -241,10 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     rows = score(args.val, objects, methods, np.random.default_rng(10 * args.seed + 1))
     results = {"iou": table(rows, methods, image_kinds)}
     print(f"scored in {time.perf_counter() - t0:.0f} s\n")
-    header = f"{'mean IoU':34s} {'n':>4s} " + " ".join(f"{m:>15s}" for m in ("init", *methods))
-    print(header)
+    header = f"{'mean IoU':34s} {'n':>4s} {'images':>6s} " + " ".join(f"{m:>15s}" for m in ("init", *methods))
+    print(header + f"  {methods[0]} 95% interval (images redrawn)")
     for name, r in results["iou"].items():
-        print(f"{name:34s} {r['n']:4d} " + " ".join(f"{r[m]:15.3f}" for m in ("init", *methods)))
+        interval = r["ci95"][methods[0]]
+        print(f"{name:34s} {r['n']:4d} {r['images']:6d} " + " ".join(f"{r[m]:15.3f}" for m in ("init", *methods))
+              + (f"  {interval[0]:.3f}-{interval[1]:.3f}" if interval else "  - (one image)"))
     results["latency_api"] = latency(args.val, objects, args.latency_calls, np.random.default_rng(2))
     lat = results["latency_api"]
     print(f"\nunet latency, Python API ({lat['n']} calls after warm-up, {lat['torch_threads']} torch threads): "
