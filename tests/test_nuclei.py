@@ -143,6 +143,18 @@ def test_blocks_stitch_objects_once(monkeypatch):
     assert max(pieces) == 1
 
 
+def test_blocks_of_a_real_image_leave_no_fragments_at_their_seams(dsb_val, monkeypatch):
+    image, _ = _pair(dsb_val, "7f38885521")  # gray_darkbg 1024x1024, 99 nuclei
+    monkeypatch.setattr(pipeline, "BLOCK", 256)  # 4x4 blocks, cut through touching nuclei
+    monkeypatch.setattr(pipeline, "MAX_CORE", 256)
+    tiled = segment_nuclei(image, diameter=22)
+    from scipy import ndimage as ndi
+
+    area = np.bincount(tiled.ravel())
+    pieces = [ndi.label(tiled[box] == k)[1] for k, box in enumerate(ndi.find_objects(tiled), 1) if box]
+    assert area[1:].min() >= pipeline.POSTPROCESSING.min_area and max(pieces) == 1
+
+
 def test_tta_runs_and_is_close(dsb_val):
     image, truth = _pair(dsb_val, FLUO)
     plain = image_scores(truth, segment_nuclei(image, diameter=15))["dsb"]
@@ -173,10 +185,30 @@ def test_bad_input_is_refused(image, words):
         segment_nuclei(image)
 
 
-@pytest.mark.parametrize("diameter", [0, -5, float("nan"), "big"])
+@pytest.mark.parametrize("diameter", [0, -5, float("nan"), "big", True, 1e-3, 1e6])
 def test_bad_diameter_is_refused(diameter):
     with pytest.raises(InputError, match="diameter"):
         segment_nuclei(np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8), diameter=diameter)
+
+
+@pytest.mark.parametrize("diameter", [np.float32(22), np.int64(22), 22])
+def test_numpy_scalar_diameter_is_accepted(diameter):
+    image, _ = synthetic_nuclei((96, 96), count=8, diameter=22, seed=1)
+    assert segment_nuclei(image, diameter=diameter).max() >= 4
+
+
+def test_size_estimation_looks_closer_when_a_coarse_find_is_not_confirmed():
+    # a lattice of 8 px nuclei: at the coarse first zoom only a few specks of noise are found
+    yy, xx = np.mgrid[:256, :256]
+    lattice = np.zeros((256, 256), bool)
+    for cy in range(16, 248, 16):
+        for cx in range(16, 248, 16):
+            lattice |= (yy - cy) ** 2 + (xx - cx) ** 2 <= 16
+    from scipy import ndimage as ndi
+
+    noise = np.random.default_rng(6).normal(0, 5, lattice.shape)
+    image = np.clip(ndi.gaussian_filter(lattice * 180.0, 1) + 20 + noise, 0, 255).astype(np.uint8)
+    assert segment_nuclei(image).max() == 225
 
 
 def test_constant_image_gives_empty_labels_and_warning():

@@ -10,6 +10,8 @@ from skimage.io import imsave
 
 from fiji_bridge import segment_nuclei
 from fiji_bridge.cli.main import main
+from fiji_bridge.errors import InputError
+from fiji_bridge.nucleaizer.files import read_planes
 from fiji_bridge.rois.labels import annotations_to_labels
 from fiji_bridge.rois.roiset import read_roiset
 
@@ -79,6 +81,20 @@ def test_channel_option_and_missing_input(tmp_path, greys, capsys):
     assert "nope.tif: no such file" in capsys.readouterr().err
     labels = tifffile.imread(tmp_path / "out" / "two_labels.tif")
     assert np.array_equal(labels, segment_nuclei(greys[0], diameter=15))
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_channel_picks_an_rgb_sample_and_refuses_a_missing_one(tmp_path, greys, suffix):
+    rgb = np.zeros((*greys[0].shape, 3), np.uint8)
+    rgb[..., 1] = greys[0]  # the nuclei are green
+    path = tmp_path / f"rgb{suffix}"
+    tifffile.imwrite(path, rgb) if suffix == ".tif" else imsave(path, rgb)
+    assert np.array_equal(read_planes(path, channel=2).data[0], greys[0])
+    with pytest.raises(InputError, match="--channel 4 is out of range; the image has 3"):
+        read_planes(path, channel=4)
+    tifffile.imwrite(tmp_path / "grey.tif", greys[0])
+    with pytest.raises(InputError, match="--channel 2 is out of range; the image has 1"):
+        read_planes(tmp_path / "grey.tif", channel=2)
 
 
 def test_demo(tmp_path, capsys):

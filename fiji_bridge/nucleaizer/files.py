@@ -2,7 +2,7 @@
 
 Planes of a TIFF (ImageJ hyperstacks included): a colour axis ``S`` (RGB samples) or ``C``
 (channels) gives the colour of each plane, nucleAIzer-style (more than 3 channels -> the
-first 3), unless ``channel`` picks one channel (1-based). Every other axis (Z, T, ...) is
+first 3), unless ``channel`` picks one channel (1-based; of C, or else of the RGB samples). Every other axis (Z, T, ...) is
 iterated: each slice is segmented on its own and the label image keeps those axes. ROIs of
 slice n (1-based, in stack order) get ``position = n``; a single 2-D image gives position 0.
 """
@@ -35,15 +35,18 @@ class Planes:
 
 
 def _colour_last(data: np.ndarray, axes: str, channel: int | None, path: Path) -> tuple[np.ndarray, str]:
-    """Move S/C to the end (or pick ``channel`` of C); returns data and the remaining axes."""
+    """Move S/C to the end, or pick ``channel`` (of C, else of the RGB samples S); returns data
+    and the remaining axes."""
+    if channel is not None:
+        picked = "C" if "C" in axes else "S" if "S" in axes else ""
+        count = data.shape[axes.index(picked)] if picked else 1
+        if not 1 <= channel <= count:
+            raise InputError(f"{path}: --channel {channel} is out of range; the image has {count} channel(s)")
+        if picked:
+            data = np.take(data, channel - 1, axis=axes.index(picked))
+            axes = axes.replace(picked, "")
     if "C" in axes:
-        count = data.shape[axes.index("C")]
-        if channel is not None:
-            if not 1 <= channel <= count:
-                raise InputError(f"{path}: --channel {channel} is out of range; the image has {count} channel(s)")
-            data = np.take(data, channel - 1, axis=axes.index("C"))
-            axes = axes.replace("C", "")
-        elif "S" not in axes:
+        if "S" not in axes:
             data = np.moveaxis(data, axes.index("C"), -1)
             axes = axes.replace("C", "") + "C"
         else:

@@ -21,6 +21,7 @@ empty label image and a warning.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from fiji_bridge.nucleaizer.inference import NucleusModel, as_tensor, load_model
 from fiji_bridge.nucleaizer.model import SCALE_RANGE, TARGET_DIAMETER
 from fiji_bridge.nucleaizer.postprocess import SIZE_POSTPROCESSING, PostProcessing, maps_to_labels
 from fiji_bridge.nucleaizer.preprocess import check_image, intensity_range, is_constant, normalise, to_three_channels
-from fiji_bridge.nucleaizer.size import estimate_size
+from fiji_bridge.nucleaizer.size import SCALE_LIMITS, estimate_size
 
 BLOCK = 768
 MARGIN = 64
@@ -75,6 +76,26 @@ def segmentation_scale(scale: float, diameter: float) -> float:
     return max(scale, min(MIN_SCALE, MAX_MODEL_DIAMETER / diameter))
 
 
+def _check_diameter(diameter: object) -> None:
+    """None or a positive finite number (numpy scalars included)."""
+    if diameter is None:
+        return
+    if isinstance(diameter, bool) or not isinstance(diameter, numbers.Real) or not (math.isfinite(diameter) and diameter > 0):
+        raise InputError(f"diameter must be a positive number of pixels or None, got {diameter!r}")
+
+
+def _manual_scale(net: NucleusModel, diameter: float) -> float:
+    """The zoom that brings nuclei of ``diameter`` px to the model's size, within the range the
+    size estimation uses too (a tiny diameter would otherwise ask for an enormous image)."""
+    low, high = (net.target_diameter / limit for limit in reversed(SCALE_LIMITS))
+    if not low <= diameter <= high:
+        raise InputError(
+            f"diameter must be between {low:g} and {high:g} pixels (or None to estimate it), got {diameter:g}; "
+            "enlarge images of smaller nuclei first, shrink images of larger ones"
+        )
+    return net.target_diameter / diameter
+
+
 def _resolve_model(model: NucleusModel | str | Path | None) -> NucleusModel:
     return model if isinstance(model, NucleusModel) else load_model(model)
 
@@ -103,8 +124,7 @@ def segment_nuclei(
     Returns uint16 (uint32 if more than 65535 objects), 0 = background, 1..N.
     """
     rgb = _as_rgb(image)
-    if diameter is not None and not (isinstance(diameter, (int, float)) and math.isfinite(diameter) and diameter > 0):
-        raise InputError(f"diameter must be a positive number of pixels or None, got {diameter!r}")
+    _check_diameter(diameter)
     height, width = rgb.shape[:2]
     if is_constant(rgb):
         warnings.warn("segment_nuclei: the image is constant (all pixels equal); no nuclei", stacklevel=2)
@@ -120,14 +140,15 @@ def segment_nuclei(
         scale, ready = estimate.scale, None if tta else estimate.maps
         diameter = estimate.diameter
     else:
-        scale = net.target_diameter / float(diameter)
+        diameter = float(diameter)
+        scale = _manual_scale(net, diameter)
     if (finer := segmentation_scale(scale, float(diameter))) != scale:
         scale, ready = finer, None
     core, margin = max(1, min(round(BLOCK / scale), MAX_CORE)), max(1, math.ceil(MARGIN / scale))
     rows, cols = _blocks(height, core, margin), _blocks(width, core, margin)
     if ready is not None and len(rows) == len(cols) == 1:
         maps = resize_tensor(ready, (height, width)).numpy()
-        return _sequential(maps_to_labels(maps, POSTPROCESSING, area_scale=1.0 / scale**2).astype(np.uint32))
+        return _checked(maps_to_labels(maps, POSTPROCESSING, area_scale=1.0 / scale**2).astype(np.uint32), diameter)
     out = np.zeros((height, width), np.uint32)
     next_label = 1
     for ry0, ry1, ry2, ry3 in rows:
@@ -143,11 +164,28 @@ def segment_nuclei(
             new_ids = np.zeros(count + 1, np.uint32)
             new_ids[keep] = np.arange(next_label, next_label + int(keep.sum()), dtype=np.uint32)
             next_label += int(keep.sum())
-            target = out[ry0:ry3, cx0:cx3]
-            relabelled = new_ids[labels]
-            free = (relabelled > 0) & (target == 0)
-            target[free] = relabelled[free]
-    return _sequential(out)
+            _paste(out[ry0:ry3, cx0:cx3], new_ids[labels], POSTPROCESSING.min_area / scale**2)
+    return _checked(out, diameter)
+
+
+def _checked(labels: np.ndarray, diameter: float) -> np.ndarray:
+    """Sequential labels; a warning when there are none."""
+    if not labels.any():
+        warnings.warn(f"segment_nuclei: no nuclei found at a diameter of {diameter:.3g} px", stacklevel=3)
+    return _sequential(labels)
+
+
+def _paste(target: np.ndarray, labels: np.ndarray, min_area: float) -> None:
+    """Paste a block's objects where ``target`` is still free. Where a neighbouring block
+    already placed the same nucleus (segmented a little differently), an object keeps only
+    what is free; it is dropped when that is under half of it or under ``min_area``."""
+    free = (labels > 0) & (target == 0)
+    whole = np.bincount(labels.ravel())
+    kept = np.bincount(labels[free], minlength=whole.size)
+    keep = (kept >= 0.5 * whole) & (kept >= min_area)
+    keep[0] = False
+    free &= keep[labels]
+    target[free] = labels[free]
 
 
 def _normalised(rgb: np.ndarray, low: float, high: float, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:

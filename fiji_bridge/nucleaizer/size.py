@@ -121,8 +121,11 @@ def _converge(model: NucleusModel, image: Image, scale: float, params: PostProce
         if done == MAX_ROUNDS:
             break
         following = _preview(model, image, wanted, params, area)
-        if not following.found:
-            break
+        if not following.found:  # what was found may be noise or texture: look closer once more
+            closer = min(max(wanted, preview.scale) * RETRY_ZOOM, SCALE_LIMITS[1])
+            following = _preview(model, image, closer, params, area)
+            if not following.found:
+                break
         preview = following
     return SizeEstimate(preview.diameter, wanted, None), preview
 
