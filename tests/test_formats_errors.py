@@ -47,7 +47,7 @@ def test_failing_writer_leaves_no_file_and_no_temporary(tmp_path):
         raise OSError("disk full")
 
     batch.add(tmp_path / "b" / "second.txt", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="cannot write .*second.txt: disk full; nothing was written"):
         batch.commit()
     assert list(tmp_path.rglob("*")) == []
 
@@ -146,3 +146,44 @@ def test_no_temporary_files_are_left_after_success(tmp_path):
     assert sorted(os.path.relpath(p, tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == [
         "coco/annotations.json", "labelled_masks/Class_01/img.tiff", "labelled_masks/img.tiff",
         "layered_masks/Class_01/img.tiff", "layered_masks/img.tiff"]
+
+
+def test_output_folder_that_is_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("not a folder")
+    with pytest.raises(InputError, match=r"cannot write .*out.*nothing was written"):
+        export_annotations([ImageAnnotations("img.tif", (10, 10), [SQUARE])], blocker, ["labels", "coco"])
+    assert _files(tmp_path) == {blocker: b"not a folder"}
+
+
+def test_export_needs_the_image_size_and_checks_its_options(tmp_path):
+    with pytest.raises(InputError, match="size of image img.tif is unknown"):
+        export_annotations([ImageAnnotations("img.tif", (0, 0), [SQUARE])], tmp_path, ["labels"])
+    item = ImageAnnotations("img.tif", (10, 10), [SQUARE])
+    with pytest.raises(InputError, match="YOLO mode"):
+        export_annotations([item], tmp_path, ["yolo"], yolo_mode="polygon")
+    with pytest.raises(InputError, match="label values"):
+        export_annotations([item], tmp_path, ["labels"], label_values="names")
+    assert _files(tmp_path) == {}
+    written = export_annotations([item], tmp_path, "labels,bbox")  # a string of formats, as in the CLI
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
+        "bounding_box_coordinates/Class_01/img.csv", "bounding_box_coordinates/img.csv",
+        "labelled_masks/Class_01/img.tiff", "labelled_masks/img.tiff"]
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("img.txt", "0 nan 0.5 0.2 0.2\n", "line 1 holds a number that is not finite"),
+    ("boxes.csv", "x,y,width,height\n1,2,inf,4\n", "line 1 is not 'x,y,width,height'"),
+])
+def test_non_finite_numbers_are_refused_on_import(tmp_path, name, text, words):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError, match=words):
+        import_annotations(path, shape=(10, 20)) if name.endswith(".txt") else import_annotations(path)
+
+
+def test_roi_with_non_finite_coordinates_is_not_written(tmp_path):
+    bad = Annotation([(1, 1), (np.nan, 4), (5, 5)])
+    with pytest.raises(InputError, match="not finite"):
+        write_roiset(tmp_path / "r.zip", [SQUARE, bad])
+    assert not (tmp_path / "r.zip").exists()

@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from pycocotools import mask as coco_mask
 
+from fiji_bridge.formats.bbox import boxes_csv
 from fiji_bridge.formats.coco import ImageAnnotations, coco_dataset, read_coco, write_text
 from fiji_bridge.formats.masks import annotations_from_layers, label_mask, layered_stack
 from fiji_bridge.formats.yolo import keyhole, read_yolo, yolo_text
@@ -62,3 +63,46 @@ def test_keyhole_keeps_a_hole_and_an_island():
     assert len(ann.paths) == 3
     single = Annotation(keyhole(ann.paths))
     assert np.array_equal(annotation_mask(single, ring.shape), ring.astype(bool))
+
+
+polygons = st.lists(st.tuples(st.floats(-6, 30), st.floats(-6, 30)), min_size=3, max_size=8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(points=polygons, snap=st.booleans())
+def test_coco_polygons_decode_to_imagej_pixels_for_any_polygon(points, snap):
+    # hand-drawn polygons: slanted edges, sub-pixel or integer vertices, parts outside the image
+    shape = (24, 20)
+    ann = Annotation(np.round(points) if snap else points, name="0001", group=3)
+    pixels = annotation_mask(ann, shape)
+    data = coco_dataset([ImageAnnotations("x.tif", shape, [ann])])
+    if not pixels.any():
+        assert data["annotations"] == []
+        return
+    [entry] = data["annotations"]
+    segm = entry["segmentation"]
+    rle = coco_mask.merge(coco_mask.frPyObjects(segm, *shape)) if isinstance(segm, list) \
+        else dict(segm, counts=segm["counts"].encode())
+    assert np.array_equal(coco_mask.decode(rle).astype(bool), pixels)
+    rows, cols = np.nonzero(pixels)
+    assert entry["area"] == pixels.sum() and entry["category_id"] == 3 and entry["name"] == "0001"
+    assert entry["bbox"] == [cols.min(), rows.min(), np.ptp(cols) + 1, np.ptp(rows) + 1]
+
+
+def test_boxes_and_yolo_stay_inside_the_image(tmp_path):
+    shape = (40, 50)  # (height, width)
+    across = Annotation([(-5, -5), (8, -5), (8, 8), (-5, 8)], roi_type="rectangle")
+    edge = Annotation([(45, 30), (55, 30), (55, 45), (45, 45)], roi_type="rectangle")
+    outside = Annotation([(60, 60), (70, 60), (70, 70)])
+    anns = [across, edge, outside]
+    assert boxes_csv(anns, shape).splitlines() == ["x,y,width,height", "0,0,8,8", "45,30,5,10"]
+    for mode in ("boxes", "polygons"):
+        lines = yolo_text(anns, shape, mode).splitlines()
+        values = np.array([float(v) for line in lines for v in line.split()[1:]])
+        assert len(lines) == 2 and values.min() >= 0 and values.max() <= 1
+    path = tmp_path / "x.txt"
+    path.write_text(yolo_text(anns, shape, "polygons"))
+    polygons = read_yolo(path, shape)
+    assert np.array_equal(label_mask(polygons, shape), label_mask(anns, shape))
+    data = coco_dataset([ImageAnnotations("x.tif", shape, anns)])
+    assert [e["bbox"] for e in data["annotations"]] == [[0, 0, 8, 8], [45, 30, 5, 10]]

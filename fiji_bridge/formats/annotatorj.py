@@ -94,7 +94,7 @@ def _add_one(batch: WriteBatch, path: Path, fmt: str, anns: list[Annotation],
         add_sparse_stack(batch, path, [(y, x, m.astype(np.uint16)) for y, x, m in crops], shape,
                          slice_labels=[a.name for a in anns] or None)
     elif fmt == "bbox":
-        batch.add_text(path, bbox.boxes_csv(anns))
+        batch.add_text(path, bbox.boxes_csv(anns, shape))
     elif fmt == "yolo":
         batch.add_text(path, yolo.yolo_text(anns, shape, yolo_mode))
     else:

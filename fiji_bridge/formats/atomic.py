@@ -65,11 +65,14 @@ class WriteBatch:
                 writer(tmp)
             for target, tmp in temps.items():
                 os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             for tmp in temps.values():
                 tmp.unlink(missing_ok=True)
             for folder in reversed(created_dirs):
                 _remove_if_empty(folder)
+            if isinstance(exc, OSError):  # a folder that is a file, no permission, a full disk
+                raise InputError(f"cannot write {exc.filename or target}: {exc.strerror or exc}; "
+                                 "nothing was written") from exc
             raise
         return list(temps)
 

@@ -22,12 +22,22 @@ def bounding_box(ann: Annotation) -> Box:
     return x, y, math.ceil(xmax) - x, math.ceil(ymax) - y
 
 
-def boxes_csv(anns: Sequence[Annotation]) -> str:
-    """CSV text with a header line and one box per annotation, in ROI order."""
+def image_box(ann: Annotation, shape: tuple[int, int]) -> Box | None:
+    """``bounding_box`` clipped to the image; None when the ROI lies wholly outside it."""
+    height, width = shape
+    x, y, w, h = bounding_box(ann)
+    x0, y0 = min(max(x, 0), width), min(max(y, 0), height)
+    x1, y1 = max(min(x + w, width), x0), max(min(y + h, height), y0)
+    return None if x1 == x0 or y1 == y0 else (x0, y0, x1 - x0, y1 - y0)
+
+
+def boxes_csv(anns: Sequence[Annotation], shape: tuple[int, int]) -> str:
+    """CSV text with a header line and one box per annotation in ROI order, clipped to the
+    image; ROIs wholly outside the image are left out (as they are from the masks)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(bounding_box(a) for a in anns)
+    writer.writerows(box for box in (image_box(a, shape) for a in anns) if box is not None)
     return out.getvalue()
 
 
@@ -44,6 +54,8 @@ def read_boxes(path: str | os.PathLike) -> list[Annotation]:
     for number, row in enumerate(rows, start=1):
         try:
             x, y, w, h = (float(v) for v in row[:4])
+            if not all(map(math.isfinite, (x, y, w, h))):
+                raise ValueError
         except ValueError:
             raise InputError(f"{path}: line {number} is not 'x,y,width,height': {','.join(row)}") from None
         corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]

@@ -1,10 +1,14 @@
 """COCO JSON for a folder of images: instance polygons (or RLE), boxes, areas, classes.
 
-Coordinates: ImageJ outlines run on pixel edges, which is COCO's continuous frame (pixel
-(x, y) covers [x, x+1) x [y, y+1)), so vertices are written as they are. COCO polygons are
-unioned, so an ROI whose outlines nest (holes, an island in a hole) is written as RLE
-(pycocotools ``mask.encode``) instead; every other ROI as a list of polygons. ``area`` is the
-pixel count under ImageJ's rule, ``bbox`` the ROI bounds. Categories: id = ROI group (class
+Coordinates: ImageJ's pixel frame is COCO's continuous frame (pixel (x, y) covers
+[x, x+1) x [y, y+1)). Outlines along pixel edges (traced ROIs) are written as they are; any
+other ROI (a hand-drawn polygon with slanted edges, sub-pixel vertices, parts outside the
+image) as the traced outline of the pixels ImageJ fills for it, because pycocotools
+rasterises slanted edges by its own rule. So every polygon decodes to exactly ImageJ's pixels.
+COCO polygons are unioned, so an ROI whose outlines nest (holes, an island in a hole) is
+written as RLE (pycocotools ``mask.encode``) instead; every other ROI as a list of polygons.
+``area`` is the pixel count under ImageJ's rule, ``bbox`` the bounds of the written outline;
+ROIs wholly outside the image are left out. Categories: id = ROI group (class
 number), name from the class names (``Class_NN``; group 0 = ``unclassified``). The ROI name is
 kept in each annotation's extra ``name`` field.
 """
@@ -22,9 +26,9 @@ from pycocotools import mask as coco_mask
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
-from fiji_bridge.formats.bbox import bounding_box
+from fiji_bridge.formats.bbox import image_box
 from fiji_bridge.formats.classes import class_name
-from fiji_bridge.formats.masks import crop_mask, shifted
+from fiji_bridge.formats.masks import crop_mask, pixel_outline, shifted
 from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
 
 POLYGON_TYPES = ("polygon", "freehand", "traced", "rectangle", "oval", "composite")
@@ -55,15 +59,16 @@ def coco_dataset(images: Sequence[ImageAnnotations],
         result["images"].append({"id": image_id, "file_name": item.file_name,
                                  "width": int(width), "height": int(height)})
         for ann in item.annotations:
-            if not ann.is_area:
+            outline = pixel_outline(ann, item.shape) if ann.is_area else None
+            if outline is None:
                 continue
             result["annotations"].append({
                 "id": len(result["annotations"]) + 1,
                 "image_id": image_id,
                 "category_id": int(ann.group),
-                "segmentation": segmentation(ann, item.shape),
-                "area": float(crop_mask(ann, item.shape)[2].sum()),
-                "bbox": [float(v) for v in bounding_box(ann)],
+                "segmentation": segmentation(outline, item.shape),
+                "area": float(crop_mask(outline, item.shape)[2].sum()),
+                "bbox": [float(v) for v in image_box(outline, item.shape)],
                 "iscrowd": 0,
                 "name": ann.name,
             })
@@ -102,8 +107,10 @@ def read_coco(path: str | os.PathLike) -> tuple[list[ImageAnnotations], dict[int
     groups = _category_groups(path, data.get("categories", []))
     names = {groups[c["id"]]: str(c.get("name", "")) for c in data.get("categories", [])}
     for number, entry in enumerate(data["annotations"], start=1):
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}: annotation {number} is not an object: {entry!r}")
         image_id = entry.get("image_id")
-        if image_id not in images:
+        if not isinstance(image_id, (int, str)) or image_id not in images:
             raise InputError(f"{path}: annotation {entry.get('id', number)} refers to image id "
                              f"{image_id!r}, which is not in the file's images")
         category = entry.get("category_id", 0)
@@ -151,11 +158,15 @@ def _annotation(path: Path, entry: dict[str, Any], shape: tuple[int, int]) -> An
     try:
         if isinstance(segm, list) and segm:
             polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in segm if len(p) >= 6]
+            if not all(np.isfinite(p).all() for p in polys):
+                raise ValueError("a polygon holds a number that is not finite")
             return Annotation(polys[0], subpaths=tuple(polys[1:]),
                               roi_type="polygon" if len(polys) == 1 else "composite")
         if isinstance(segm, dict):
             return _annotation_from_rle(segm, shape)
         x, y, w, h = (float(v) for v in entry["bbox"])
+        if not all(np.isfinite((x, y, w, h))):
+            raise ValueError("the bbox holds a number that is not finite")
         return Annotation([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], roi_type="rectangle")
     except InputError:
         raise

@@ -16,7 +16,7 @@ from fiji_bridge.rois.roiset import read_roiset
 
 
 def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike,
-                       formats: Sequence[str], *, overwrite: bool = False,
+                       formats: str | Sequence[str], *, overwrite: bool = False,
                        yolo_mode: str = "boxes", label_values: str = "index",
                        class_names: Mapping[int, str] | None = None) -> list[Path]:
     """Write every image's ROIs in each of ``formats`` under ``out_dir`` (AnnotatorJ layout).
@@ -27,6 +27,8 @@ def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.Path
     Everything is computed and checked first; files are then written atomically, and an
     existing file is only replaced with ``overwrite=True``. Returns the files written.
     """
+    if isinstance(formats, str):
+        formats = parse_formats([formats])
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
         raise InputError(f"unknown export format {', '.join(unknown) or '(none)'}; "
@@ -35,6 +37,9 @@ def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.Path
     batch = WriteBatch(overwrite=overwrite)
     stems: dict[str, str] = {}
     for item in items:
+        if len(item.shape) != 2 or min(item.shape) <= 0:
+            raise InputError(f"the size of image {item.file_name} is unknown ({item.shape}); "
+                             "give the image (or its folder) so the ROIs can be drawn on it")
         stem = annotatorj.image_stem(item.file_name)
         if stem in stems:
             raise InputError(f"images {stems[stem]} and {item.file_name} would write the same "

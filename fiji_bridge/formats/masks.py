@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from fiji_bridge.annotation import Annotation
+from fiji_bridge.errors import InputError
 from fiji_bridge.rois.labels import annotation_mask, annotations_to_labels, labels_to_annotations
 
 Shape = tuple[int, int]
@@ -34,7 +35,7 @@ def label_values(anns: Sequence[Annotation], by: str = "index") -> np.ndarray:
     or repeats an earlier one, get max + 1, max + 2, ... in ROI order.
     """
     if by not in LABEL_VALUE_MODES:
-        raise ValueError(f"label values must be one of {LABEL_VALUE_MODES}, got {by!r}")
+        raise InputError(f"label values must be one of {LABEL_VALUE_MODES}, got {by!r}")
     if by == "index":
         return np.arange(1, len(anns) + 1, dtype=np.int64)
     named = [integer_name(a.name) for a in anns]
@@ -88,6 +89,34 @@ def crop_mask(ann: Annotation, shape: Shape) -> tuple[int, int, np.ndarray]:
     return y0, x0, annotation_mask(shifted(ann, -x0, -y0), (y1 - y0, x1 - x0))
 
 
+def on_pixel_edges(ann: Annotation, shape: Shape) -> bool:
+    """True when every outline runs along pixel edges inside the image (integer vertices,
+    horizontal and vertical segments), as traced outlines do."""
+    height, width = shape
+    for path in ann.paths:
+        if not np.array_equal(path, np.round(path)) or path[:, 0].min() < 0 or path[:, 1].min() < 0 \
+                or path[:, 0].max() > width or path[:, 1].max() > height:
+            return False
+        step = np.roll(path, -1, axis=0) - path
+        if np.any((step[:, 0] != 0) & (step[:, 1] != 0)):
+            return False
+    return True
+
+
+def pixel_outline(ann: Annotation, shape: Shape) -> Annotation | None:
+    """The annotation itself when it runs along pixel edges inside the image, else the traced
+    outline of the pixels ImageJ fills for it (within the image); None when it fills none.
+    Formats that rasterise outlines their own way (COCO, YOLO) then give ImageJ's pixels."""
+    y0, x0, mask = crop_mask(ann, shape)
+    if not mask.any():
+        return None
+    if on_pixel_edges(ann, shape):
+        return ann
+    traced = shifted(labels_to_annotations(mask.astype(np.uint8))[0], x0, y0)
+    traced.name, traced.group, traced.position, traced.stroke_color = ann.name, ann.group, ann.position, ann.stroke_color
+    return traced
+
+
 def shifted(ann: Annotation, dx: float, dy: float) -> Annotation:
     """A copy of the annotation moved by (dx, dy)."""
     offset = np.array([dx, dy])
@@ -105,7 +134,7 @@ def annotations_from_binary(mask: np.ndarray, *, connectivity: int = 8,
                             position: int = 0) -> list[Annotation]:
     """One ROI per connected foreground object (4- or 8-connected), named 0001, 0002, ..."""
     if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+        raise InputError(f"connectivity must be 4 or 8, got {connectivity}")
     structure = np.ones((3, 3), bool) if connectivity == 8 else None
     labels, _ = ndimage.label(np.asarray(mask) > 0, structure=structure)
     return labels_to_annotations(labels, position=position)

@@ -17,8 +17,9 @@ import numpy as np
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
-from fiji_bridge.formats.bbox import bounding_box
+from fiji_bridge.formats.bbox import image_box
 from fiji_bridge.formats.classes import class_name
+from fiji_bridge.formats.masks import pixel_outline
 
 YOLO_MODES = ("boxes", "polygons")
 CLASSES_FILE = "classes.txt"
@@ -39,21 +40,29 @@ def keyhole(paths: Sequence[np.ndarray]) -> np.ndarray:
 def yolo_text(anns: Sequence[Annotation], shape: tuple[int, int], mode: str = "boxes") -> str:
     """The lines of one image's YOLO label file (area ROIs only)."""
     if mode not in YOLO_MODES:
-        raise ValueError(f"YOLO mode must be one of {YOLO_MODES}, got {mode!r}")
+        raise InputError(f"YOLO mode must be one of {YOLO_MODES}, got {mode!r}")
     height, width = shape
     scale = np.array([width, height], dtype=np.float64)
     lines = []
     for ann in anns:
-        if not ann.is_area:
+        box = image_box(ann, shape) if ann.is_area else None
+        if box is None:
             continue
         if mode == "boxes":
-            x, y, w, h = bounding_box(ann)
+            x, y, w, h = box
             values = [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height]
         else:
+            if not _inside(ann, shape):  # YOLO coordinates must lie in [0, 1]
+                ann = pixel_outline(ann, shape)
             outline = keyhole([p for p in ann.paths if len(p) >= 3] or [ann.polygon])
             values = (outline / scale).reshape(-1).tolist()
         lines.append(" ".join([str(int(ann.group)), *(f"{v:.{_DIGITS}f}" for v in values)]))
     return "".join(line + "\n" for line in lines)
+
+
+def _inside(ann: Annotation, shape: tuple[int, int]) -> bool:
+    xmin, ymin, xmax, ymax = ann.bounds()
+    return xmin >= 0 and ymin >= 0 and xmax <= shape[1] and ymax <= shape[0]
 
 
 def classes_text(groups: Sequence[int], class_names: Mapping[int, str] | None = None) -> str:
@@ -80,6 +89,8 @@ def read_yolo(path: str | os.PathLike, shape: tuple[int, int]) -> list[Annotatio
             group, values = int(fields[0]), np.array([float(v) for v in fields[1:]])
         except ValueError:
             raise InputError(f"{path}: line {number} is not 'class x y ...': {line}") from None
+        if not np.isfinite(values).all():
+            raise InputError(f"{path}: line {number} holds a number that is not finite: {line}")
         if len(values) == 4:
             xc, yc, w, h = values * np.tile(scale, 2)
             corners = [(xc - w / 2, yc - h / 2), (xc + w / 2, yc - h / 2),

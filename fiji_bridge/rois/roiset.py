@@ -170,6 +170,8 @@ def _default_name(ann: Annotation) -> str:
 def _to_roi(ann: Annotation) -> ImagejRoi:
     if len(ann.polygon) == 0:
         raise InputError(f"ROI {ann.name or '(unnamed)'} has no coordinates")
+    if not all(np.isfinite(p).all() for p in ann.paths):
+        raise InputError(f"ROI {ann.name or '(unnamed)'} has coordinates that are not finite (NaN or infinity)")
     roi = _shape_roi(ann)
     roi.version = 229
     roi.name = ann.name
