@@ -30,7 +30,7 @@ def main():
         return
     from_folder = gd.getNextChoice() == "folder"
     folder, rois, output = gd.getNextString(), gd.getNextString(), gd.getNextString()
-    options = {"output": output}
+    options = {"output": output, "source": "folder" if from_folder else "manager"}
     if from_folder:
         options["folder"] = folder
         options["rois"] = rois

@@ -225,3 +225,50 @@ def test_next_candidate_without_a_suggestion_and_accept_without_selection(clean_
     with pytest.raises(MacroError, match="needs a selection"):
         clean_ij.run_macro('run("Accept Contour");')
     assert manager_names(clean_ij) == []
+
+
+@pytest.fixture()
+def clump(clean_ij, dsb_val):
+    """A val image where a box over a nucleus also holds pieces of its neighbours."""
+    (name,) = [i for i in image_ids(dsb_val) if i.startswith("0bda515e3702")]
+    image, labels = load_pair(dsb_val, name)
+    return show(image[..., 0], "contour-clump"), labels
+
+
+def _bounds_of(roi) -> tuple[int, int, int, int]:
+    r = roi.getBounds()
+    return int(r.x), int(r.y), int(r.width), int(r.height)
+
+
+def _bounds(imp) -> tuple[int, int, int, int]:
+    return _bounds_of(imp.getRoi())
+
+
+def test_next_candidate_after_add_replaces_the_added_entry(clean_ij, clump):
+    imp, labels = clump
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17");'
+                       'run("Next Candidate");')
+    second = _bounds(imp)
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");')
+    first = _bounds(imp)
+    clean_ij.run_macro('run("Next Candidate");')
+    assert _bounds(imp) == second != first  # the same second-ranked object as without "add"
+    [roi] = clean_ij.RoiManager.getInstance().getRoisAsArray()
+    assert str(roi.getName()) == "0001" and _bounds_of(roi) == second
+
+
+def test_an_added_suggestion_can_be_refined(clean_ij, clump):
+    imp, labels = clump
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");')
+    suggestion = selection_mask(imp)
+    clean_ij.run_macro('run("Suggest Contour", "method=active_contour max_distance=17");')
+    assert iou(selection_mask(imp), suggestion) > 0.6
+
+
+def test_names_continue_above_the_highest_number(clean_ij, clump):
+    imp, labels = clump
+    clean_ij.run_macro('makeRectangle(5, 5, 6, 6); roiManager("add"); roiManager("select", 0); roiManager("rename", "0007");'
+                       'makeRectangle(20, 5, 6, 6); roiManager("add"); roiManager("select", 1); roiManager("rename", "0002");'
+                       'makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");'
+                       'makeRectangle(60, 60, 10, 10); run("Accept Contour");')
+    assert manager_names(clean_ij) == ["0007", "0002", "0008", "0009"]

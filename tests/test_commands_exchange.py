@@ -63,6 +63,18 @@ def test_export_annotations_from_a_folder_then_import_masks_keeps_names_and_clas
     assert len(rois_from_manager(clean_ij)) == len(anns)
 
 
+def test_export_from_a_folder_without_its_name_or_into_a_file_is_refused(clean_ij, val_case, tmp_path):
+    image, labels, anns = val_case
+    clean_ij.run_macro(f'open("{image}");')
+    rois_to_manager(clean_ij, anns)
+    with pytest.raises(MacroError, match="from a folder needs the image folder"):
+        clean_ij.run_macro(f'run("Export Annotations", "source=folder image=[] output={tmp_path}/out label");')
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MacroError, match="cannot write .*file.*nothing was written"):
+        clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/file label");')
+
+
 def test_import_masks_refuses_a_mask_of_another_size(clean_ij, val_case, tmp_path):
     image, _, anns = val_case
     wrong = tmp_path / "wrong.tif"

@@ -19,6 +19,7 @@ from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import current_plane, current_plane_region
 from fiji_bridge.ij.rois import annotation_to_roi, manager_areas_meeting, roi_to_annotation, rois_to_manager
 from fiji_bridge.service.commands import command
+from fiji_bridge.runtime.event_thread import on_event_thread
 from fiji_bridge.service.options import flag
 
 OPEN_TYPES = ("line", "polyline", "freeline")
@@ -36,6 +37,7 @@ class _Suggestion:
     candidate: int
     outline: np.ndarray
     position: int
+    added: str = ""  # the ROI Manager entry this suggestion was added as ("" if it was not)
 
 
 _last: dict[int, _Suggestion] = {}
@@ -76,9 +78,11 @@ def _options(options: dict[str, Any]) -> tuple[str, float]:
     return method, max_distance
 
 
-def _existing(box: tuple[int, int, int, int], position: int, offset: np.ndarray) -> list[np.ndarray]:
-    """Outlines (shifted by -offset) of the ROI Manager's area ROIs on this slice that meet ``box``."""
-    return [p - offset for a in manager_areas_meeting(box, position) for p in a.paths]
+def _existing(state: _Suggestion, box: tuple[int, int, int, int], offset: np.ndarray) -> list[np.ndarray]:
+    """Outlines (shifted by -offset) of the ROI Manager's area ROIs on this slice that meet ``box``,
+    except the ROI being refined (the init itself) and the entry this suggestion replaces."""
+    return [p - offset for a in manager_areas_meeting(box, state.position)
+            if a.name != state.added and not np.array_equal(a.polygon, state.init) for p in a.paths]
 
 
 def _source(imp: Any, state: _Suggestion) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
@@ -98,26 +102,45 @@ def _show(imp: Any, outline: np.ndarray, group: int, position: int) -> Any:
     return roi
 
 
+def _next_name(manager: Any) -> str:
+    """AnnotatorJ's 0001, 0002, ...: one above the highest number among the ROI names, so a
+    name is never given twice (after deletions or imported labels with gaps)."""
+    names = [] if manager is None else [str(roi.getName()).strip() for roi in manager.getRoisAsArray()]
+    return f"{max((int(n) for n in names if n.isdigit()), default=0) + 1:04d}"
+
+
 def _add_to_manager(bridge: Any, ann: Annotation) -> str:
-    """Add an outline to the ROI Manager named like AnnotatorJ (0001, 0002, ...); returns the name."""
-    manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
-    ann.name = f"{(0 if manager is None else int(manager.getCount())) + 1:04d}"
+    """Add an outline to the ROI Manager under the next free 0001-style name; returns the name."""
+    ann.name = _next_name(jpype.JClass("ij.plugin.frame.RoiManager").getInstance())
     rois_to_manager(bridge, [ann])
     return ann.name
+
+
+def _replace_in_manager(name: str, ann: Annotation) -> bool:
+    """Put ``ann`` in place of the ROI Manager entry ``name``, keeping the name; False if it is gone."""
+    manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
+    index = -1 if manager is None or not name else int(manager.getIndex(name))
+    if index < 0:
+        return False
+    ann.name = name
+    roi = annotation_to_roi(ann)
+    on_event_thread(lambda: manager.setRoi(roi, index))
+    return True
 
 
 def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, Any]:
     pixels, offset, box = _source(imp, state)
     outline = suggest_contour(pixels, state.init - offset, method=state.method, max_distance=state.max_distance,
-                              closed=state.closed, existing=_existing(box, state.position, offset),
+                              closed=state.closed, existing=_existing(state, box, offset),
                               candidate=state.candidate) + offset
     state.outline = outline
     _show(imp, outline, state.group, state.position)
+    ann = Annotation(outline, group=state.group, position=state.position, roi_type="traced")
+    if not (state.added and _replace_in_manager(state.added, ann)):
+        state.added = _add_to_manager(bridge, ann) if add else ""
     with _last_lock:
         _last[int(imp.getID())] = state
-    name = _add_to_manager(bridge, Annotation(outline, group=state.group, position=state.position,
-                                              roi_type="traced")) if add else ""
-    return {"vertices": len(outline), "candidate": state.candidate + 1, "name": name}
+    return {"vertices": len(outline), "candidate": state.candidate + 1, "name": state.added}
 
 
 @command("suggest_contour")
@@ -137,7 +160,8 @@ def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
 
 @command("next_candidate")
 def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
-    """Replace the last suggestion on this image with the next-ranked candidate object."""
+    """Replace the last suggestion on this image with the next-ranked candidate object; when that
+    suggestion was added to the ROI Manager, its entry is replaced too (same name)."""
     imp = _current_image(image, "Next Candidate")
     with _last_lock:
         last = _last.get(int(imp.getID()))
@@ -145,7 +169,7 @@ def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, 
         raise InputError(f"Next Candidate works after Suggest Contour on \"{imp.getTitle()}\" "
                          "(on the same slice): run Suggest Contour first")
     state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
-                        last.candidate + 1, last.outline, last.position)
+                        last.candidate + 1, last.outline, last.position, last.added)
     return _suggest(bridge, imp, state, flag(options.get("add", False)))
 
 

@@ -47,7 +47,8 @@ def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -
     Options: ``output`` folder (required); ``formats`` "labels,coco,..." or "all"; ``folder``:
     a folder of images whose ``<img>_ROIs.zip`` files (in ``rois``, default the same folder)
     are exported - without it, the current image with the ROI Manager's ROIs;
-    ``yolo`` "boxes" or "polygons"; ``values`` "index" or "name" for label masks; ``overwrite``.
+    ``source`` "folder" requires ``folder``; ``yolo`` "boxes" or "polygons"; ``values`` "index"
+    or "name" for label masks; ``overwrite``.
     """
     output = _text(options, "output", "the output folder")
     formats = parse_formats([str(options.get("formats") or "labels")])
@@ -58,6 +59,8 @@ def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -
     if label_values not in ("index", "name"):
         raise InputError(f"option values={label_values!r} is not one of: index, name")
     folder = _text(options, "folder", "", required=False)
+    if not folder and str(options.get("source", "")).strip().lower() == "folder":
+        raise InputError("Export Annotations from a folder needs the image folder")
     if folder:
         items = pair_rois_with_images(_text(options, "rois", "", required=False) or folder, folder)
     else:
