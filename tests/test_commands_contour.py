@@ -272,3 +272,14 @@ def test_names_continue_above_the_highest_number(clean_ij, clump):
                        'makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");'
                        'makeRectangle(60, 60, 10, 10); run("Accept Contour");')
     assert manager_names(clean_ij) == ["0007", "0002", "0008", "0009"]
+
+
+def test_an_roi_added_on_another_slice_the_imagej_way_is_not_existing(clean_ij, dsb_val):
+    (name,) = [i for i in image_ids(dsb_val) if i.startswith("0bda515e3702")]
+    image, labels = load_pair(dsb_val, name)
+    imp = show(np.stack([image[..., 0], image[..., 0]]), "contour-twice", dims=("z", "y", "x"))
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17");')
+    alone = _bounds(imp)
+    clean_ij.run_macro('setSlice(2); makeOval(139, 82, 19, 13); roiManager("add"); setSlice(1);'
+                       'makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17");')
+    assert _bounds(imp) == alone

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
+from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager, slice_from_name
 from fiji_bridge.rois.labels import labels_to_annotations
 from fiji_bridge.rois.roiset import write_roiset
 from fiji_bridge.runtime.macro import MacroError
@@ -156,3 +156,26 @@ def test_export_annotations_of_a_stack_writes_one_file_per_annotated_slice(clean
     even = tifffile.imread(tmp_path / "out" / "labelled_masks" / "pair-0002.tiff")
     assert np.array_equal(odd > 0, (labels > 0) & (labels % 2 == 1))
     assert np.array_equal(even > 0, (labels > 0) & (labels % 2 == 0))
+
+
+def test_rois_added_to_a_stack_the_imagej_way_belong_to_their_slice(clean_ij, val_case, tmp_path):
+    """ImageJ 1.x's ROI Manager "Add" on a stack keeps position 0 and puts the slice in the name
+    (0002-yyyy-xxxx); fiji_bridge reads that slice as ImageJ does (RoiManager.getSliceNumber)."""
+    _, labels, anns = val_case
+    stack = tmp_path / "pair.tif"
+    tifffile.imwrite(stack, np.stack([labels > 0, labels > 0]).astype(np.uint8) * 255, imagej=True)
+    clean_ij.run_macro(f'open("{stack}"); setSlice(1); makeRectangle(10, 10, 20, 20); roiManager("add");'
+                       'setSlice(2); makeRectangle(50, 50, 20, 20); roiManager("add");')
+    rois = clean_ij.RoiManager.getInstance().getRoisAsArray()
+    assert [int(r.getPosition()) for r in rois] == [0, 0]  # the premise: ImageJ left no position
+    assert [a.position for a in rois_from_manager(clean_ij)] == [1, 2]
+    clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label");')
+    first = tifffile.imread(tmp_path / "out" / "labelled_masks" / "pair-0001.tiff")
+    second = tifffile.imread(tmp_path / "out" / "labelled_masks" / "pair-0002.tiff")
+    assert first[10:30, 10:30].all() and not first[50:70, 50:70].any()
+    assert second[50:70, 50:70].all() and not second[10:30, 10:30].any()
+
+
+def test_slice_from_name_follows_imagej():
+    assert [slice_from_name(n) for n in ("0002-0088-0107", "00012-00088-00107", "000003-000088-000107")] == [2, 12, 3]
+    assert [slice_from_name(n) for n in ("0001", "0088-0107", "", "nucleus-one-two", "abcd-0088-0107")] == [0, 0, 0, 0, 0]

@@ -325,21 +325,41 @@ def _manager(create: bool) -> Any:
     return RoiManager.getRoiManager() if create else RoiManager.getInstance()
 
 
+def slice_from_name(name: str) -> int:
+    """The stack slice an ROI Manager name such as ``0002-0088-0107`` stands for, else 0.
+
+    ImageJ 1.x's ROI Manager adds an ROI drawn on a stack with position 0 and the slice in its
+    name, and treats it as belonging to that slice (``RoiManager.getSliceNumber``, mirrored here
+    and in RoiBridge.java)."""
+    for width in (4, 5, 6):
+        if len(name) >= 3 * width + 2 and name[width] == "-" and name[2 * width + 1] == "-":
+            try:
+                return max(int(float(name[:width])), 0)
+            except ValueError:
+                return 0
+    return 0
+
+
 def rois_from_manager(bridge: Any = None) -> list[Annotation]:
     """All ROIs of ImageJ's ROI Manager as annotations, in list order ([] when none is open).
+    An ROI without a position whose name holds a slice (``slice_from_name``) gets that slice.
 
     ``bridge`` is the running fiji_bridge Bridge (the JVM must be started).
     """
     manager = _manager(create=False)
     if manager is None or manager.getCount() == 0:
         return []
-    return rois_to_annotations(manager.getRoisAsArray())
+    anns = rois_to_annotations(manager.getRoisAsArray())
+    for ann in anns:
+        ann.position = ann.position or slice_from_name(ann.name)
+    return anns
 
 
 def manager_areas_meeting(box: tuple[int, int, int, int], position: int) -> list[Annotation]:
     """The ROI Manager's area ROIs on stack ``position`` (or on all positions) whose bounds meet
-    ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. Only those ROIs are converted,
-    so the cost stays small in a ROI Manager holding thousands of annotations."""
+    ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. An ROI without a position whose
+    name holds a slice belongs to that slice. Only those ROIs are converted, so the cost stays
+    small in a ROI Manager holding thousands of annotations."""
     manager = _manager(create=False)
     if manager is None or manager.getCount() == 0:
         return []
@@ -349,7 +369,7 @@ def manager_areas_meeting(box: tuple[int, int, int, int], position: int) -> list
         return rois_to_annotations(helper.areasMeeting(rois, x0, y0, x1, y1, int(position)))
     meeting = []
     for roi in rois:
-        p, bounds = int(roi.getPosition()), roi.getBounds()
+        p, bounds = int(roi.getPosition()) or slice_from_name(str(roi.getName() or "")), roi.getBounds()
         if roi.isArea() and p in (0, position) and bounds.x <= x1 and bounds.y <= y1 \
                 and bounds.x + bounds.width >= x0 and bounds.y + bounds.height >= y0:
             meeting.append(roi)

@@ -55,11 +55,23 @@ public final class RoiBridge {
         java.util.ArrayList<Roi> out = new java.util.ArrayList<>();
         for (Roi roi : rois) {
             int p = roi.getPosition();
+            if (p == 0) p = sliceFromName(roi.getName());
             if (!roi.isArea() || (p != 0 && p != position)) continue;
             java.awt.Rectangle b = roi.getBounds();
             if (b.x <= x1 && b.y <= y1 && b.x + b.width >= x0 && b.y + b.height >= y0) out.add(roi);
         }
         return out.toArray(new Roi[0]);
+    }
+
+    /** The slice in a ROI Manager name such as 0002-0088-0107 (RoiManager.getSliceNumber), else 0. */
+    static int sliceFromName(String name) {
+        if (name == null) return 0;
+        for (int width = 4; width <= 6; width++) {
+            if (name.length() >= 3 * width + 2 && name.charAt(width) == '-' && name.charAt(2 * width + 1) == '-') {
+                return Math.max((int) ij.util.Tools.parseDouble(name.substring(0, width), 0), 0);
+            }
+        }
+        return 0;
     }
 
     /** Appends ROIs to a ROI Manager in one pass on the Java side. */
