@@ -75,6 +75,17 @@ def test_export_from_a_folder_without_its_name_or_into_a_file_is_refused(clean_i
         clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/file label");')
 
 
+def test_export_says_which_line_and_point_rois_it_leaves_out(clean_ij, val_case, tmp_path):
+    image, labels, anns = val_case
+    clean_ij.run_macro(f'open("{image}"); print("\\Clear"); makeRectangle(10, 10, 20, 20); roiManager("add");'
+                       'makeLine(5, 5, 50, 60); roiManager("add"); roiManager("select", 1); roiManager("rename", "ruler");'
+                       'makePoint(40, 40); roiManager("add");')
+    clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label coco");')
+    log = str(clean_ij.run_macro('return getInfo("log");'))
+    assert "2 line/point ROI(s) left out" in log and "ruler" in log
+    assert tifffile.imread(tmp_path / "out" / "labelled_masks" / f"{image.stem}.tiff").max() == 1
+
+
 def test_import_masks_refuses_a_mask_of_another_size(clean_ij, val_case, tmp_path):
     image, _, anns = val_case
     wrong = tmp_path / "wrong.tif"

@@ -111,7 +111,7 @@ def test_mask_of_another_size_than_its_image_is_refused(tmp_path):
 def test_yolo_needs_the_image_size(tmp_path):
     path = tmp_path / "img.txt"
     path.write_text("0 0.5 0.5 0.2 0.2\n")
-    with pytest.raises(InputError, match="img.txt.*give the image"):
+    with pytest.raises(InputError, match="img.txt.*give its image.*open the image first"):
         import_annotations(path)
     path.write_text("0 0.5 0.5\n")
     tifffile.imwrite(tmp_path / "img.tif", np.zeros((10, 10), np.uint8))
@@ -187,3 +187,11 @@ def test_roi_with_non_finite_coordinates_is_not_written(tmp_path):
     with pytest.raises(InputError, match="not finite"):
         write_roiset(tmp_path / "r.zip", [SQUARE, bad])
     assert not (tmp_path / "r.zip").exists()
+
+
+def test_series_titles_of_one_file_get_their_own_outputs(tmp_path):
+    # Bio-Formats titles: "<file> - Series N"; only a real extension is taken off a title
+    items = [ImageAnnotations(f"experiment.lif - Series {n}", (10, 10), [SQUARE]) for n in (1, 2)]
+    written = export_annotations(items, tmp_path, ["labels"])
+    assert sorted(p.name for p in written if p.parent.name == "labelled_masks") == [
+        "experiment.lif - Series 1.tiff", "experiment.lif - Series 2.tiff"]

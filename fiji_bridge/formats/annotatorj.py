@@ -10,6 +10,7 @@ Added by fiji_bridge: ``yolo/<img>.txt`` + ``yolo/classes.txt``, ``coco/annotati
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -33,11 +34,14 @@ FOLDERS = {
 EXPORT_FORMATS = tuple(FOLDERS)
 COCO_FILE = "annotations.json"
 MASK_SUFFIX = ".tiff"
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}")
 
 
 def image_stem(image: str | os.PathLike) -> str:
-    """``<img>``: the image file name without its extension."""
-    return Path(image).stem
+    """``<img>``: the image file name (or ImageJ title) without its extension. Only a real
+    extension is removed, so titles such as ``experiment.lif - Series 1`` stay apart."""
+    name = Path(image).name
+    return name[: -len(Path(name).suffix)] if _EXTENSION.fullmatch(Path(name).suffix) else name
 
 
 def roiset_name(image: str | os.PathLike) -> str:

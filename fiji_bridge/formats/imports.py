@@ -66,8 +66,8 @@ def import_annotations(path: str | os.PathLike, kind: str = "auto", *,
         return [ImageAnnotations(_image_name(path), (0, 0), read_roiset(path))]
     if kind == "yolo":
         if shape is None and image is None:
-            raise InputError(f"YOLO file {path} has normalised coordinates: give the image "
-                             "(--image) so its size is known")
+            raise InputError(f"YOLO file {path} has normalised coordinates: give its image "
+                             "(--image on the command line; in ImageJ, open the image first) so its size is known")
         shape = shape or image_shape(_matching_image(path, image))
         return [ImageAnnotations(path.name, shape, yolo.read_yolo(path, shape))]
     if kind == "bbox":

@@ -73,7 +73,17 @@ def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -
         items = _image_items(imp, anns)
     written = export_annotations(items, output, formats, overwrite=flag(options.get("overwrite", False)),
                                  yolo_mode=yolo_mode, label_values=label_values)
+    _log_skipped(items)
     return len(written)
+
+
+def _log_skipped(items: list[ImageAnnotations]) -> None:
+    """Say in the Log window which line and point ROIs were left out (they enclose no pixels)."""
+    skipped = [a.name or a.roi_type for item in items for a in item.annotations if not a.is_area]
+    if skipped:
+        shown = ", ".join(dict.fromkeys(skipped[:10])) + (", ..." if len(skipped) > 10 else "")
+        jpype.JClass("ij.IJ").log(f"Export Annotations: {len(skipped)} line/point ROI(s) left out "
+                                  f"(they enclose no pixels): {shown}")
 
 
 def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
