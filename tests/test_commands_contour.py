@@ -177,6 +177,8 @@ def _snapshot(bridge, imp):
     ("point", "makePoint(40, 40);", "not a point"),
     ("outside", "makePolygon(-40, -40, -10, -40, -10, -10);", "outside the image"),
     ("one pixel", "makeRectangle(40, 40, 1, 1);", "too small"),
+    ("composite", "makeRectangle(30, 30, 20, 15); setKeyDown(\"shift\"); makeOval(60, 60, 10, 10); setKeyDown(\"none\");",
+     "composite selection"),
     ("all zeros", "makeRectangle(30, 30, 20, 20);", "all zeros"),
     ("NaN", "makeRectangle(30, 30, 20, 20);", "NaN"),
 ])

@@ -152,6 +152,9 @@ def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
     """
     imp = _current_image(image, "Suggest Contour")
     ann = _selection(imp, "Suggest Contour")
+    if ann.roi_type == "composite":
+        raise InputError("Suggest Contour needs one outline or line; the selection is made of several "
+                         "(a composite selection): draw one rough outline over the object")
     method, max_distance = _options(options)
     closed = ann.roi_type not in OPEN_TYPES
     state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, _position(imp))
