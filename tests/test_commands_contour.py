@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tifffile
 
 import fiji_bridge
 
@@ -285,3 +286,23 @@ def test_an_roi_added_on_another_slice_the_imagej_way_is_not_existing(clean_ij, 
     clean_ij.run_macro('setSlice(2); makeOval(139, 82, 19, 13); roiManager("add"); setSlice(1);'
                        'makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17");')
     assert _bounds(imp) == alone
+
+
+def test_hyperstack_channels_are_one_plane_for_positions_existing_and_export(clean_ij, dsb_val, tmp_path):
+    (name,) = [i for i in image_ids(dsb_val) if i.startswith("0bda515e3702")]
+    image, labels = load_pair(dsb_val, name)
+    grey = image[..., 0]
+    imp = show(np.stack([np.stack([grey, grey // 2, grey // 3])] * 2), "hs", dims=("z", "c", "y", "x"))
+    clean_ij.run_macro('Stack.setPosition(2, 2, 1); makeRectangle(138, 81, 21, 15);'
+                       'run("Suggest Contour", "method=unet max_distance=17 add");')
+    first = _bounds(imp)
+    clean_ij.run_macro('Stack.setPosition(3, 2, 1); makeRectangle(138, 81, 21, 15);'
+                       'run("Suggest Contour", "method=unet max_distance=17 add");')
+    assert _bounds(imp) != first  # the object annotated on channel 2 of this plane is taken
+    plane = int(imp.getStackIndex(1, 2, 1))
+    assert [int(r.getPosition()) for r in clean_ij.RoiManager.getInstance().getRoisAsArray()] == [plane, plane]
+    clean_ij.run_macro(f'Stack.setPosition(1, 1, 1); makeRectangle(10, 10, 20, 20); roiManager("add");'
+                       f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label");')
+    written = sorted(p.name for p in (tmp_path / "out" / "labelled_masks").iterdir())
+    assert written == ["hs-0001.tiff", f"hs-{plane:04d}.tiff"]
+    assert tifffile.imread(tmp_path / "out" / "labelled_masks" / f"hs-{plane:04d}.tiff").max() == 2

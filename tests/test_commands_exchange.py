@@ -157,7 +157,8 @@ def test_import_opsef_with_a_missing_file_changes_nothing(clean_ij, opsef_projec
 def test_export_annotations_of_a_stack_writes_one_file_per_annotated_slice(clean_ij, val_case, tmp_path):
     _, labels, anns = val_case
     stack = tmp_path / "pair.tif"
-    tifffile.imwrite(stack, np.stack([labels > 0, labels > 0]).astype(np.uint8) * 255, imagej=True)
+    tifffile.imwrite(stack, np.stack([labels > 0, labels > 0]).astype(np.uint8) * 255, imagej=True,
+                    metadata={"axes": "ZYX"})  # two slices (without axes: two channels, one plane)
     clean_ij.run_macro(f'open("{stack}");')
     for ann in anns:
         ann.position = 1 if int(ann.name) % 2 else 2
@@ -174,7 +175,8 @@ def test_rois_added_to_a_stack_the_imagej_way_belong_to_their_slice(clean_ij, va
     (0002-yyyy-xxxx); fiji_bridge reads that slice as ImageJ does (RoiManager.getSliceNumber)."""
     _, labels, anns = val_case
     stack = tmp_path / "pair.tif"
-    tifffile.imwrite(stack, np.stack([labels > 0, labels > 0]).astype(np.uint8) * 255, imagej=True)
+    tifffile.imwrite(stack, np.stack([labels > 0, labels > 0]).astype(np.uint8) * 255, imagej=True,
+                    metadata={"axes": "ZYX"})  # two slices (without axes: two channels, one plane)
     clean_ij.run_macro(f'open("{stack}"); setSlice(1); makeRectangle(10, 10, 20, 20); roiManager("add");'
                        'setSlice(2); makeRectangle(50, 50, 20, 20); roiManager("add");')
     rois = clean_ij.RoiManager.getInstance().getRoisAsArray()

@@ -306,3 +306,100 @@ def test_candidates_are_ranked_and_distinct(val_image):
     assert iou(masks[0], labels == k) > 0.6
     for a, b in zip(masks, masks[1:]):
         assert iou(a, b) < 0.5
+
+
+# --- odd but possible input (audit) -----------------------------------------------------------
+
+def test_region_growing_float_tolerance_ignores_nan_and_inf_outside_the_crop():
+    """The float 'max' is the span of the finite values: one bad pixel far away changes nothing,
+    one inside the crop is still refused."""
+    image, labels = disks(centres=((30, 40),), radius=12)
+    noisy = np.where(labels > 0, 200 + np.random.default_rng(4).uniform(-8, 8, labels.shape), 20.0)
+    init = square(34, 24, 46, 36)
+    clean = fiji_bridge.suggest_contour(noisy, init, method="region_growing")
+    assert np.array_equal(mask_of(clean, labels.shape), labels == 1)
+    for bad in (np.nan, np.inf, -np.inf):
+        dirty = noisy.copy()
+        dirty[-1, -1] = bad  # far outside the crop
+        np.testing.assert_array_equal(fiji_bridge.suggest_contour(dirty, init, method="region_growing"), clean)
+        dirty[30, 30] = bad  # inside the crop
+        with pytest.raises(InputError, match="NaN or infinite"):
+            fiji_bridge.suggest_contour(dirty, init, method="region_growing")
+
+
+def test_nan_in_the_network_window_outside_the_crop_does_not_break_the_unet():
+    """A wide, short line: the square window reads rows above the crop; a NaN there is replaced
+    by its nearest finite neighbour, not spread over the whole network input."""
+    image, _ = disks(shape=(120, 120), centres=((90, 40),), radius=10)
+    grey = image.astype(np.float32)
+    line = np.array([[25.0, 90.5], [100.0, 90.5]])
+    win = make_window(line, grey.shape, 5)
+    x0, y0, _, _ = win.crop
+    assert win.y0 < y0
+    dirty = grey.copy()
+    dirty[win.y0, x0] = np.nan
+    assert np.isfinite(network_input(dirty, line, False, win)).all()
+    if HAS_MODEL:
+        clean = fiji_bridge.suggest_contour(grey, line, closed=False, max_distance=5)
+        np.testing.assert_array_equal(fiji_bridge.suggest_contour(dirty, line, closed=False, max_distance=5), clean)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"candidate": -1}, "candidate must be a whole number"),
+    ({"candidate": -2}, "candidate must be a whole number"),
+    ({"candidate": 1.0}, "candidate must be a whole number"),
+    ({"candidate": "1"}, "candidate must be a whole number"),
+    ({"max_distance": "17"}, "max_distance must be a number"),
+    ({"max_distance": None}, "max_distance must be a number"),
+    ({"existing": [np.arange(7.0)]}, "existing polygon 0 must be a (K, 2) array"),
+    ({"existing": [square(0, 0, 5, 5), np.zeros((4, 3))]}, "existing polygon 1 must be a (K, 2) array"),
+    ({"existing": [Annotation(square(0, 0, 5, 5))]}, "existing polygon 0 must be a (K, 2) array"),
+    ({"existing": [square(0, 0, np.nan, 5)]}, "not finite"),
+    ({"existing": square(0, 0, 5, 5)}, "(M, K, 2) array"),
+    ({"existing": 3}, "existing must be a list"),
+])
+def test_bad_argument_values_raise_a_clear_input_error(kwargs, words):
+    with pytest.raises(InputError) as err:
+        fiji_bridge.suggest_contour(GOOD_IMAGE, GOOD_INIT, method="region_growing", **kwargs)
+    assert words in str(err.value)
+    if "candidate" in kwargs:
+        with pytest.raises(InputError, match="limit must be a whole number"):
+            suggest_candidates(GOOD_IMAGE, GOOD_INIT, method="region_growing", limit=kwargs["candidate"])
+
+
+def test_existing_polygons_may_come_as_one_m_k_2_array():
+    image, labels = disks(centres=((30, 40),), radius=12)
+    init = square(34, 24, 46, 36)
+    far = square(100, 60, 110, 70)
+    got = fiji_bridge.suggest_contour(image, init, method="region_growing", existing=far[None])
+    assert np.array_equal(mask_of(got, labels.shape), labels == 1)
+    with pytest.raises(InputError, match="already annotated"):
+        fiji_bridge.suggest_contour(image, init, method="region_growing", existing=np.stack([far, square(26, 16, 54, 44)]))
+
+
+def test_max_distance_0_keeps_the_column_a_line_on_a_pixel_edge_lies_in():
+    """A vertical line at integer x lies in column x (stroke rule), so the crop keeps that column;
+    active_contour on a 1-px crop says what to change instead of failing inside scikit-image."""
+    image, labels = disks(centres=((30, 40),), radius=12)
+    line = np.array([[40.0, 10.0], [40.0, 38.0]])  # from the background into the disk
+    got = mask_of(fiji_bridge.suggest_contour(image, line, closed=False, method="region_growing", max_distance=0),
+                  labels.shape)
+    expected = np.zeros(labels.shape, bool)
+    expected[10:39, 40] = True
+    assert np.array_equal(got, expected)
+    assert crop_box(line, labels.shape, 0, closed=False) == (40, 10, 41, 39)
+    for x in (40.0, 40.5):
+        with pytest.raises(InputError, match="increase max_distance"):
+            fiji_bridge.suggest_contour(image, line + [x - 40, 0], closed=False, method="active_contour",
+                                        max_distance=0)
+
+
+@pytest.mark.parametrize("centre, line", [((30, 4), [[0.0, 22.0], [0.0, 38.0]]), ((4, 60), [[52.0, 0.0], [68.0, 0.0]])],
+                         ids=["left column", "top row"])
+def test_a_line_on_the_first_column_or_row_is_inside_the_image(centre, line):
+    image, labels = disks(centres=(centre,), radius=12)
+    got = fiji_bridge.suggest_contour(image, np.array(line), closed=False, method="region_growing")
+    assert np.array_equal(mask_of(got, labels.shape), labels == 1)
+    with pytest.raises(InputError, match="outside the image"):  # an area there covers no pixel
+        fiji_bridge.suggest_contour(image, np.array(line + line[::-1]) - [[0, 0], [0, 0], [1, 1], [1, 1]],
+                                    method="region_growing")

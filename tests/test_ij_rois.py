@@ -123,11 +123,11 @@ def test_manager_areas_meeting_a_box_on_a_slice(clean_ij, conversion_path):
             Annotation(np.array([[40, 40], [45, 45]], float), roi_type="line", name="a line"),
             Annotation(square(200, 200), name="far")]
     rois.rois_to_manager(clean_ij, anns, clear=True)
-    found = rois.manager_areas_meeting((20, 20, 50, 50), position=2)
+    found = rois.manager_areas_meeting((20, 20, 50, 50), positions=[2])
     assert [a.name for a in found] == ["sub-pixel, touches the box edge", "this slice"]
-    assert [a.name for a in rois.manager_areas_meeting((0, 0, 300, 300), position=0)] == ["left", "sub-pixel, touches the box edge", "far"]
+    assert [a.name for a in rois.manager_areas_meeting((0, 0, 300, 300), positions=[])] == ["left", "sub-pixel, touches the box edge", "far"]
     rois.rois_to_manager(clean_ij, [], clear=True)
-    assert rois.manager_areas_meeting((0, 0, 300, 300), position=0) == []
+    assert rois.manager_areas_meeting((0, 0, 300, 300), positions=[]) == []
 
 
 def test_filling_and_emptying_the_shown_manager_never_breaks_its_repaint(clean_ij, capfd):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import chain, islice
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -30,6 +31,7 @@ def suggest_contour(image: np.ndarray, init: np.ndarray, *, method: str = "unet"
     the next-ranked objects (for "Next Candidate"). The outline runs along pixel edges:
     filling it at pixel centres gives exactly the suggested pixels.
     """
+    _check_count("candidate", candidate, "0 = the best object, 1 = the next, ...")
     ranked = suggest_candidates(image, init, method=method, max_distance=max_distance, closed=closed,
                                 existing=existing, limit=candidate + 1)
     if candidate >= len(ranked):
@@ -44,23 +46,26 @@ def suggest_contour(image: np.ndarray, init: np.ndarray, *, method: str = "unet"
 def suggest_candidates(image: np.ndarray, init: np.ndarray, *, method: str = "unet", max_distance: float = 17,
                        closed: bool = True, existing: Sequence[np.ndarray] | None = None,
                        limit: int | None = None) -> list[np.ndarray]:
-    """All candidate outlines (best first) that :func:`suggest_contour` chooses from."""
+    """All candidate outlines (best first, at most ``limit``) that :func:`suggest_contour` chooses from."""
     img = _checked_image(image)
     pts = _checked_init(init, closed, img.shape[:2])
     if method not in METHODS:
         raise InputError(f"unknown contour method {method!r}; choose one of {', '.join(METHODS)}")
-    if not np.isfinite(max_distance) or max_distance < 0:
-        raise InputError(f"max_distance must be a number >= 0, got {max_distance}")
-    win = make_window(pts, img.shape[:2], max_distance)
+    if isinstance(max_distance, bool) or not isinstance(max_distance, Real) \
+            or not np.isfinite(max_distance) or max_distance < 0:
+        raise InputError(f"max_distance must be a number >= 0 (pixels), got {max_distance!r}")
+    if limit is not None:
+        _check_count("limit", limit, "how many candidates at most, or None for all")
+    win = make_window(pts, img.shape[:2], max_distance, closed)
     x0, y0, x1, y1 = win.crop
     crop = img[y0:y1, x0:x1]
-    _check_crop(crop)
     init_region = _init_region(pts, closed, (x0, y0), crop.shape[:2])
     if closed and init_region.sum() < 2:
         raise InputError("the initial contour is too small: draw around the object "
                          "(it must cover at least 2 pixels of the image)")
-    masks = without_existing(_candidate_masks(method, img, crop, pts, closed, win, init_region, max_distance),
-                             existing_masks(existing, (x0, y0), crop.shape[:2]))
+    _check_crop(crop)
+    taken = existing_masks(existing, (x0, y0), crop.shape[:2])
+    masks = without_existing(_candidate_masks(method, img, crop, pts, closed, win, init_region, max_distance), taken)
     return [outline(m, (x0, y0)) for m in islice(masks, limit)]
 
 
@@ -102,13 +107,18 @@ def _checked_init(init: np.ndarray, closed: bool, shape: tuple[int, int]) -> np.
         raise InputError(f"the initial contour must be an (N, 2) array of x, y coordinates, got shape {pts.shape}")
     if not np.isfinite(pts).all():
         raise InputError("the initial contour has coordinates that are not finite numbers")
-    if misses_image(pts, shape):
+    if misses_image(pts, shape, closed):
         raise InputError(f"the initial contour lies outside the image ({shape[1]}x{shape[0]} px)")
     if closed and len(pts) < 3:
         raise InputError(f"a closed initial contour needs at least 3 vertices, got {len(pts)}")
     if not closed and np.hypot(*np.ptp(pts, axis=0)) < 2:
         raise InputError("the initial line is too short: draw it across the object (at least 2 pixels long)")
     return pts
+
+
+def _check_count(name: str, value: object, meaning: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise InputError(f"{name} must be a whole number >= 0 ({meaning}), got {value!r}")
 
 
 def _check_crop(crop: np.ndarray) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from fiji_bridge.annotation import Annotation
+from fiji_bridge.errors import InputError
 from fiji_bridge.rois.labels import annotation_mask, mask_outlines
 
 EIGHT = np.ones((3, 3), bool)
@@ -31,12 +32,20 @@ def ranked_components(mask: np.ndarray, init_region: np.ndarray, min_area: int =
     yield from (ndi.binary_fill_holes(labels == idx[i]) for i in order if area[i] >= min_area)
 
 
-def existing_masks(existing: Sequence[np.ndarray] | None, origin: tuple[int, int],
+def existing_masks(existing: Sequence[np.ndarray] | np.ndarray | None, origin: tuple[int, int],
                    shape: tuple[int, int]) -> list[np.ndarray]:
-    """Masks (crop coordinates) of the existing polygons (image xy) that reach into the crop."""
+    """Masks (crop coordinates) of the existing polygons (image xy) that reach into the crop.
+
+    ``existing``: polygons ((K, 2) or flat x, y, x, y, ... arrays) or an (M, K, 2) array of them;
+    a malformed one raises InputError."""
+    if existing is None:
+        return []
+    if not isinstance(existing, Iterable) or isinstance(existing, np.ndarray) and existing.ndim != 3:
+        got = f"an array of shape {existing.shape}" if isinstance(existing, np.ndarray) else repr(existing)
+        raise InputError(f"existing must be a list of (K, 2) polygons or an (M, K, 2) array, got {got}")
     masks = []
-    for poly in existing or ():
-        pts = np.asarray(poly, np.float64).reshape(-1, 2) - origin
+    for i, poly in enumerate(existing):
+        pts = _existing_polygon(poly, i) - origin
         if len(pts) < 3 or pts[:, 0].max() <= 0 or pts[:, 1].max() <= 0 \
                 or pts[:, 0].min() >= shape[1] or pts[:, 1].min() >= shape[0]:
             continue
@@ -44,6 +53,21 @@ def existing_masks(existing: Sequence[np.ndarray] | None, origin: tuple[int, int
         if m.any():
             masks.append(m)
     return masks
+
+
+def _existing_polygon(poly: object, i: int) -> np.ndarray:
+    """Polygon number ``i`` of ``existing`` as (K, 2) float xy, or InputError."""
+    try:
+        pts = np.asarray(poly, np.float64)
+    except (TypeError, ValueError):
+        pts = None
+    if pts is None or pts.ndim not in (1, 2) or pts.size % 2 or (pts.ndim == 2 and pts.shape[1] != 2):
+        got = f"an array of shape {pts.shape}" if pts is not None else type(poly).__name__
+        raise InputError(f"existing polygon {i} must be a (K, 2) array of x, y coordinates "
+                         f"(for an Annotation pass its .polygon), got {got}")
+    if not np.isfinite(pts).all():
+        raise InputError(f"existing polygon {i} has coordinates that are not finite numbers")
+    return pts.reshape(-1, 2)
 
 
 def without_existing(candidates: Iterable[np.ndarray], existing: list[np.ndarray]) -> Iterator[np.ndarray]:

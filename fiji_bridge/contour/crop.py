@@ -33,19 +33,26 @@ class Window:
         return INPUT_SIZE / self.side
 
 
-def crop_box(init: np.ndarray, shape: tuple[int, int], max_distance: float) -> tuple[int, int, int, int]:
-    """The init's pixel bounding box enlarged by ``max_distance``, clipped to an image of ``shape`` (Y, X)."""
+def crop_box(init: np.ndarray, shape: tuple[int, int], max_distance: float,
+             closed: bool = True) -> tuple[int, int, int, int]:
+    """The init's pixel bounding box enlarged by ``max_distance``, clipped to an image of ``shape`` (Y, X).
+
+    An open line (``closed=False``) also keeps the pixels its stroke passes through: a line at
+    integer x lies in column x (see :func:`stroke_pixels`), which ends the box at x + 1."""
     d = int(np.ceil(max_distance))
     x0 = int(np.floor(init[:, 0].min())) - d
     y0 = int(np.floor(init[:, 1].min())) - d
     x1 = int(np.ceil(init[:, 0].max())) + d
     y1 = int(np.ceil(init[:, 1].max())) + d
+    if not closed:
+        x1 = max(x1, int(np.floor(init[:, 0].max())) + 1)
+        y1 = max(y1, int(np.floor(init[:, 1].max())) + 1)
     return max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
 
 
-def make_window(init: np.ndarray, shape: tuple[int, int], max_distance: float) -> Window:
+def make_window(init: np.ndarray, shape: tuple[int, int], max_distance: float, closed: bool = True) -> Window:
     """Crop rule box plus the square window (possibly reaching past the image edge) around it."""
-    box = crop_box(init, shape, max_distance)
+    box = crop_box(init, shape, max_distance, closed)
     x0, y0, x1, y1 = box
     side = max(x1 - x0, y1 - y0, 8)
     wx0 = (x0 + x1 - side) // 2
@@ -53,22 +60,26 @@ def make_window(init: np.ndarray, shape: tuple[int, int], max_distance: float) -
     return Window(box, wx0, wy0, side)
 
 
-def misses_image(init: np.ndarray, shape: tuple[int, int]) -> bool:
-    """True when an (N, 2) xy init has no part inside an image of ``shape`` (Y, X)."""
+def misses_image(init: np.ndarray, shape: tuple[int, int], closed: bool = True) -> bool:
+    """True when an (N, 2) xy init has no part inside an image of ``shape`` (Y, X). An area
+    ending at x = 0 covers no pixel; an open line (``closed=False``) at x = 0 lies in column 0."""
     height, width = shape
-    return bool(init[:, 0].max() <= 0 or init[:, 1].max() <= 0 or init[:, 0].min() >= width or init[:, 1].min() >= height)
+    xmax, ymax = init.max(axis=0)
+    before = (xmax <= 0 or ymax <= 0) if closed else (xmax < 0 or ymax < 0)
+    return bool(before or init[:, 0].min() >= width or init[:, 1].min() >= height)
 
 
-def source_region(init: np.ndarray, shape: tuple[int, int], max_distance: float) -> tuple[int, int, int, int]:
+def source_region(init: np.ndarray, shape: tuple[int, int], max_distance: float,
+                  closed: bool = True) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1), exclusive ends: every pixel of an image of ``shape`` that the network
     input for ``init`` can read (the window, and where it passes the image edge, the mirrored
     pixels). The U-Net's suggestion from this region, shifted back, equals the suggestion from
     the whole image; callers holding a large image pass only this part. Empty (0, 0, 0, 0) when
-    the init misses the image."""
+    the init (an open line with ``closed=False``) misses the image."""
     init = np.asarray(init, np.float64)
-    if misses_image(init, shape):
+    if misses_image(init, shape, closed):
         return (0, 0, 0, 0)
-    win = make_window(init, shape, max_distance)
+    win = make_window(init, shape, max_distance, closed)
     height, width = shape
     return (max(win.x0 - win.side, 0), max(win.y0 - win.side, 0),
             min(win.x0 + 2 * win.side, width), min(win.y0 + 2 * win.side, height))
@@ -103,6 +114,15 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3:
         return image.astype(np.float32).mean(axis=2)
     return image.astype(np.float32)
+
+
+def finite(grey: np.ndarray) -> np.ndarray:
+    """``grey`` with each NaN or infinite value replaced by the nearest finite one (needs one)."""
+    bad = ~np.isfinite(grey)
+    if not bad.any():
+        return grey
+    nearest = ndi.distance_transform_edt(bad, return_distances=False, return_indices=True)
+    return grey[tuple(nearest)]
 
 
 def normalise(grey: np.ndarray) -> np.ndarray:
@@ -155,6 +175,6 @@ def encode_init(init: np.ndarray, closed: bool, win: Window) -> tuple[np.ndarray
 
 def network_input(image: np.ndarray, init: np.ndarray, closed: bool, win: Window) -> np.ndarray:
     """The (3, INPUT_SIZE, INPUT_SIZE) float32 input for an image (grey or RGB) and an init."""
-    crop = normalise(resize(to_grey(extract(image, win)), INPUT_SIZE))
+    crop = normalise(resize(finite(to_grey(extract(image, win))), INPUT_SIZE))
     fill, closeness = encode_init(init, closed, win)
     return np.stack([crop, fill, closeness])

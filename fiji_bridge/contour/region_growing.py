@@ -10,12 +10,16 @@ EIGHT = np.ones((3, 3), bool)
 
 
 def value_range(image: np.ndarray) -> float:
-    """The 'max' of AnnotatorJ's rule: 255 for 8-bit, 65535 for 16-bit, the value span for float."""
+    """The 'max' of AnnotatorJ's rule: 255 for 8-bit, 65535 for 16-bit, the span of the finite
+    values (from 0 or below) for float, so NaN or infinite pixels elsewhere do not change it."""
     if image.dtype == np.uint8:
         return 255.0
     if image.dtype == np.uint16:
         return 65535.0
-    span = float(np.max(image)) - float(min(np.min(image), 0))
+    finite = np.isfinite(image)
+    high = float(np.max(image, where=finite, initial=-np.inf))
+    low = float(min(np.min(image, where=finite, initial=np.inf), 0))
+    span = high - low
     return span if span > 0 else 1.0
 
 

@@ -355,8 +355,8 @@ def rois_from_manager(bridge: Any = None) -> list[Annotation]:
     return anns
 
 
-def manager_areas_meeting(box: tuple[int, int, int, int], position: int) -> list[Annotation]:
-    """The ROI Manager's area ROIs on stack ``position`` (or on all positions) whose bounds meet
+def manager_areas_meeting(box: tuple[int, int, int, int], positions: Sequence[int]) -> list[Annotation]:
+    """The ROI Manager's area ROIs on one of the stack ``positions`` (or on all) whose bounds meet
     ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. An ROI without a position whose
     name holds a slice belongs to that slice. Only those ROIs are converted, so the cost stays
     small in a ROI Manager holding thousands of annotations."""
@@ -366,11 +366,11 @@ def manager_areas_meeting(box: tuple[int, int, int, int], position: int) -> list
     rois, helper = manager.getRoisAsArray(), java_helper()
     x0, y0, x1, y1 = (int(v) for v in box)
     if helper is not None:
-        return rois_to_annotations(helper.areasMeeting(rois, x0, y0, x1, y1, int(position)))
+        return rois_to_annotations(helper.areasMeeting(rois, x0, y0, x1, y1, jpype.JArray(jpype.JInt)(list(positions))))
     meeting = []
     for roi in rois:
         p, bounds = int(roi.getPosition()) or slice_from_name(str(roi.getName() or "")), roi.getBounds()
-        if roi.isArea() and p in (0, position) and bounds.x <= x1 and bounds.y <= y1 \
+        if roi.isArea() and (p == 0 or p in positions) and bounds.x <= x1 and bounds.y <= y1 \
                 and bounds.x + bounds.width >= x0 and bounds.y + bounds.height >= y0:
             meeting.append(roi)
     return rois_to_annotations(meeting)

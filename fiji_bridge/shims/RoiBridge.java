@@ -48,19 +48,24 @@ public final class RoiBridge {
     }
 
     /**
-     * The area ROIs on stack position {@code position} (or on every position) whose bounds meet
-     * the box [x0, x1) x [y0, y1), widened by one pixel for sub-pixel outlines.
+     * The area ROIs on one of the stack {@code positions} (or on every position) whose bounds
+     * meet the box [x0, x1) x [y0, y1), widened by one pixel for sub-pixel outlines.
      */
-    public static Roi[] areasMeeting(Roi[] rois, int x0, int y0, int x1, int y1, int position) {
+    public static Roi[] areasMeeting(Roi[] rois, int x0, int y0, int x1, int y1, int[] positions) {
         java.util.ArrayList<Roi> out = new java.util.ArrayList<>();
         for (Roi roi : rois) {
             int p = roi.getPosition();
             if (p == 0) p = sliceFromName(roi.getName());
-            if (!roi.isArea() || (p != 0 && p != position)) continue;
+            if (!roi.isArea() || (p != 0 && !contains(positions, p))) continue;
             java.awt.Rectangle b = roi.getBounds();
             if (b.x <= x1 && b.y <= y1 && b.x + b.width >= x0 && b.y + b.height >= y0) out.add(roi);
         }
         return out.toArray(new Roi[0]);
+    }
+
+    private static boolean contains(int[] values, int value) {
+        for (int v : values) if (v == value) return true;
+        return false;
     }
 
     /** The slice in a ROI Manager name such as 0002-0088-0107 (RoiManager.getSliceNumber), else 0. */

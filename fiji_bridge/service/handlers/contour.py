@@ -17,6 +17,7 @@ from fiji_bridge.contour.api import METHODS, suggest_contour
 from fiji_bridge.contour.crop import source_region
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import current_plane, current_plane_region
+from fiji_bridge.ij.positions import plane_position, plane_positions
 from fiji_bridge.ij.rois import annotation_to_roi, manager_areas_meeting, roi_to_annotation, rois_to_manager
 from fiji_bridge.service.commands import command
 from fiji_bridge.runtime.event_thread import on_event_thread
@@ -51,10 +52,6 @@ def _current_image(image: Any, what: str) -> Any:
     return imp
 
 
-def _position(imp: Any) -> int:
-    return int(imp.getCurrentSlice()) if imp.getStackSize() > 1 else 0
-
-
 def _selection(imp: Any, what: str) -> Annotation:
     roi = imp.getRoi()
     if roi is None:
@@ -78,10 +75,10 @@ def _options(options: dict[str, Any]) -> tuple[str, float]:
     return method, max_distance
 
 
-def _existing(state: _Suggestion, box: tuple[int, int, int, int], offset: np.ndarray) -> list[np.ndarray]:
-    """Outlines (shifted by -offset) of the ROI Manager's area ROIs on this slice that meet ``box``,
+def _existing(imp: Any, state: _Suggestion, box: tuple[int, int, int, int], offset: np.ndarray) -> list[np.ndarray]:
+    """Outlines (shifted by -offset) of the ROI Manager's area ROIs on this plane that meet ``box``,
     except the ROI being refined (the init itself) and the entry this suggestion replaces."""
-    return [p - offset for a in manager_areas_meeting(box, state.position)
+    return [p - offset for a in manager_areas_meeting(box, plane_positions(imp))
             if a.name != state.added and not np.array_equal(a.polygon, state.init) for p in a.paths]
 
 
@@ -90,7 +87,7 @@ def _source(imp: Any, state: _Suggestion) -> tuple[np.ndarray, np.ndarray, tuple
     the part it reads (see crop.source_region), else the whole current plane."""
     width, height = int(imp.getWidth()), int(imp.getHeight())
     if state.method == "unet":
-        box = source_region(state.init, (height, width), state.max_distance)
+        box = source_region(state.init, (height, width), state.max_distance, closed=state.closed)
         if box[2] > box[0] and box[3] > box[1]:  # else the init misses the image: the API says so
             return current_plane_region(imp, box), np.array(box[:2], np.float64), box
     return current_plane(imp), np.zeros(2), (0, 0, width, height)
@@ -131,7 +128,7 @@ def _replace_in_manager(name: str, ann: Annotation) -> bool:
 def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, Any]:
     pixels, offset, box = _source(imp, state)
     outline = suggest_contour(pixels, state.init - offset, method=state.method, max_distance=state.max_distance,
-                              closed=state.closed, existing=_existing(state, box, offset),
+                              closed=state.closed, existing=_existing(imp, state, box, offset),
                               candidate=state.candidate) + offset
     state.outline = outline
     _show(imp, outline, state.group, state.position)
@@ -157,7 +154,7 @@ def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
                          "(a composite selection): draw one rough outline over the object")
     method, max_distance = _options(options)
     closed = ann.roi_type not in OPEN_TYPES
-    state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, _position(imp))
+    state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, plane_position(imp))
     return _suggest(bridge, imp, state, flag(options.get("add", False)))
 
 
@@ -168,7 +165,7 @@ def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, 
     imp = _current_image(image, "Next Candidate")
     with _last_lock:
         last = _last.get(int(imp.getID()))
-    if last is None or last.position != _position(imp):
+    if last is None or last.position != plane_position(imp):
         raise InputError(f"Next Candidate works after Suggest Contour on \"{imp.getTitle()}\" "
                          "(on the same slice): run Suggest Contour first")
     state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
@@ -184,6 +181,6 @@ def accept(bridge: Any, image: Any = None, **options: Any) -> str:
     if not ann.is_area:
         raise InputError(f"Accept Contour adds outlines; the selection is a {ann.roi_type}: "
                          "run Suggest Contour on it first")
-    ann.position = _position(imp)
+    ann.position = plane_position(imp)
     ann.stroke_color = None
     return _add_to_manager(bridge, ann)

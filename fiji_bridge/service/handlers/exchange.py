@@ -20,6 +20,7 @@ from fiji_bridge.formats.exports import export_annotations, pair_rois_with_image
 from fiji_bridge.formats.imports import IMPORT_KINDS, import_annotations
 from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
+from fiji_bridge.ij.positions import plane_of, plane_position
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.service.commands import command
 from fiji_bridge.service.options import flag
@@ -88,9 +89,12 @@ def _log_skipped(items: list[ImageAnnotations]) -> None:
 
 def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
     """The image with its ROIs; a stack with ROIs on several slices gives one item per slice
-    (``<title>-NNNN``), ROIs without a slice going to every slice."""
+    (``<title>-NNNN``), ROIs without a slice going to every slice. On a hyperstack with channels
+    ROIs on any channel of a plane belong to that plane (``fiji_bridge.ij.positions``)."""
     title = str(imp.getTitle())
     shape = (int(imp.getHeight()), int(imp.getWidth()))
+    for ann in anns:
+        ann.position = plane_of(imp, ann.position)
     positions = sorted({a.position for a in anns if a.position > 0})
     if imp.getStackSize() == 1 or len(positions) <= 1:
         return [ImageAnnotations(title, shape, anns)]
@@ -120,7 +124,7 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
         raise InputError(f"{path} holds no objects; nothing to add")
     if imp is not None and imp.getStackSize() > 1:
         for ann in anns:
-            ann.position = ann.position or int(imp.getCurrentSlice())
+            ann.position = ann.position or plane_position(imp)
     rois_to_manager(bridge, anns, clear=flag(options.get("clear", False)))
     return len(anns)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
+from fiji_bridge.ij.positions import plane_position
 from fiji_bridge.ij.rois import annotations_to_overlay, store_annotations
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.nucleaizer.preprocess import check_image, is_constant
@@ -57,11 +58,10 @@ def _planes(imp: Any, slices: str) -> list[tuple[int, np.ndarray]]:
         data = np.moveaxis(data.reshape((nt * nz, nc) + data.shape[3:]), 1, -1)
         if slices == "current":
             index = (int(imp.getFrame()) - 1) * nz + int(imp.getSlice()) - 1
-            return [(int(imp.getCurrentSlice()) if nz * nt > 1 else 0, data[index])]
+            return [(plane_position(imp), data[index])]
         return [((i * nc) + 1, plane) for i, plane in enumerate(data)]
     if slices == "current" or imp.getStackSize() == 1:
-        position = int(imp.getCurrentSlice()) if imp.getStackSize() > 1 else 0
-        return [(position, processor_to_numpy(imp.getProcessor()))]
+        return [(plane_position(imp), processor_to_numpy(imp.getProcessor()))]
     stack = imageplus_to_numpy(imp, squeeze=False)
     stack = stack.reshape((-1,) + stack.shape[3:])
     return [(i + 1, plane) for i, plane in enumerate(stack)]
