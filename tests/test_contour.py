@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage as ndi
 
 import fiji_bridge
 from fiji_bridge.annotation import Annotation
@@ -17,7 +18,7 @@ from fiji_bridge.contour.model import GuidedUNet
 from fiji_bridge.layers import fold_batchnorm
 from fiji_bridge.nucleaizer.model import UNet as NucleusUNet
 from fiji_bridge.errors import FijiBridgeError, InputError
-from fiji_bridge.rois.labels import annotation_mask
+from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
 
 HAS_MODEL = unet.weights_path().is_file()
 needs_model = pytest.mark.skipif(not HAS_MODEL, reason="contour model weights not trained yet")
@@ -353,7 +354,7 @@ def test_nan_in_the_network_window_outside_the_crop_does_not_break_the_unet():
     ({"max_distance": None}, "max_distance must be a number"),
     ({"existing": [np.arange(7.0)]}, "existing polygon 0 must be a (K, 2) array"),
     ({"existing": [square(0, 0, 5, 5), np.zeros((4, 3))]}, "existing polygon 1 must be a (K, 2) array"),
-    ({"existing": [Annotation(square(0, 0, 5, 5))]}, "existing polygon 0 must be a (K, 2) array"),
+    ({"existing": [Annotation(np.array([[0, 0], [5, 5]]), roi_type="line")]}, "existing ROI 0 (line) is a line"),
     ({"existing": [square(0, 0, np.nan, 5)]}, "not finite"),
     ({"existing": square(0, 0, 5, 5)}, "(M, K, 2) array"),
     ({"existing": 3}, "existing must be a list"),
@@ -375,6 +376,23 @@ def test_existing_polygons_may_come_as_one_m_k_2_array():
     assert np.array_equal(mask_of(got, labels.shape), labels == 1)
     with pytest.raises(InputError, match="already annotated"):
         fiji_bridge.suggest_contour(image, init, method="region_growing", existing=np.stack([far, square(26, 16, 54, 44)]))
+
+
+def test_existing_roi_with_a_hole_leaves_the_object_in_the_hole_free():
+    yy, xx = np.mgrid[:120, :120]
+    radius = np.hypot(yy - 60, xx - 60)
+    truth = np.zeros((120, 120), np.uint8)
+    truth[(radius >= 30) & (radius < 40)] = 1  # an annotated ring
+    truth[radius < 10] = 2  # a nucleus in its hole
+    image = np.clip(ndi.gaussian_filter((truth > 0) * 200.0, 1) + 10, 0, 255).astype(np.uint8)
+    [ring] = labels_to_annotations(truth == 1)
+    assert ring.roi_type == "composite"
+    init = square(54, 54, 66, 66)
+    alone = fiji_bridge.suggest_contour(image, init, method="region_growing")
+    assert mask_of(alone, truth.shape)[truth == 2].mean() > 0.7 and not mask_of(alone, truth.shape)[truth != 2].any()
+    np.testing.assert_array_equal(fiji_bridge.suggest_contour(image, init, method="region_growing", existing=[ring]), alone)
+    with pytest.raises(InputError, match="already annotated"):  # its outlines as filled polygons cover the hole
+        fiji_bridge.suggest_contour(image, init, method="region_growing", existing=list(ring.paths))
 
 
 def test_max_distance_0_keeps_the_column_a_line_on_a_pixel_edge_lies_in():

@@ -20,7 +20,7 @@ _DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
 
 def suggest_contour(image: np.ndarray, init: np.ndarray, *, method: str = "unet", max_distance: float = 17,
-                    closed: bool = True, existing: Sequence[np.ndarray] | None = None,
+                    closed: bool = True, existing: Sequence[np.ndarray | Annotation] | np.ndarray | None = None,
                     candidate: int = 0) -> np.ndarray:
     """Refined outline of the object that ``init`` points at, as a (K, 2) float xy polygon.
 
@@ -44,7 +44,7 @@ def suggest_contour(image: np.ndarray, init: np.ndarray, *, method: str = "unet"
 
 
 def suggest_candidates(image: np.ndarray, init: np.ndarray, *, method: str = "unet", max_distance: float = 17,
-                       closed: bool = True, existing: Sequence[np.ndarray] | None = None,
+                       closed: bool = True, existing: Sequence[np.ndarray | Annotation] | np.ndarray | None = None,
                        limit: int | None = None) -> list[np.ndarray]:
     """All candidate outlines (best first, at most ``limit``) that :func:`suggest_contour` chooses from."""
     img = _checked_image(image)

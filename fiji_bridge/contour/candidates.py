@@ -36,7 +36,8 @@ def existing_masks(existing: Sequence[np.ndarray] | np.ndarray | None, origin: t
                    shape: tuple[int, int]) -> list[np.ndarray]:
     """Masks (crop coordinates) of the existing polygons (image xy) that reach into the crop.
 
-    ``existing``: polygons ((K, 2) or flat x, y, x, y, ... arrays) or an (M, K, 2) array of them;
+    ``existing``: polygons ((K, 2) or flat x, y, x, y, ... arrays), area Annotations (ROIs with
+    holes or several pieces, filled even-odd as ImageJ does), or an (M, K, 2) array of polygons;
     a malformed one raises InputError."""
     if existing is None:
         return []
@@ -44,15 +45,26 @@ def existing_masks(existing: Sequence[np.ndarray] | np.ndarray | None, origin: t
         got = f"an array of shape {existing.shape}" if isinstance(existing, np.ndarray) else repr(existing)
         raise InputError(f"existing must be a list of (K, 2) polygons or an (M, K, 2) array, got {got}")
     masks = []
-    for i, poly in enumerate(existing):
-        pts = _existing_polygon(poly, i) - origin
-        if len(pts) < 3 or pts[:, 0].max() <= 0 or pts[:, 1].max() <= 0 \
+    for i, item in enumerate(existing):
+        ann = _existing_annotation(item, i)
+        paths = [p - origin for p in ann.paths]
+        pts = np.concatenate(paths)
+        if len(ann.polygon) < 3 or pts[:, 0].max() <= 0 or pts[:, 1].max() <= 0 \
                 or pts[:, 0].min() >= shape[1] or pts[:, 1].min() >= shape[0]:
             continue
-        m = annotation_mask(Annotation(pts), shape)
+        m = annotation_mask(Annotation(paths[0], roi_type=ann.roi_type, subpaths=tuple(paths[1:])), shape)
         if m.any():
             masks.append(m)
     return masks
+
+
+def _existing_annotation(item: object, i: int) -> Annotation:
+    """Entry ``i`` of ``existing``: an area Annotation as it is (holes stay holes), or a polygon."""
+    if isinstance(item, Annotation):
+        if not item.is_area:
+            raise InputError(f"existing ROI {i} ({item.name or item.roi_type}) is a {item.roi_type}, not an area")
+        return item
+    return Annotation(_existing_polygon(item, i))
 
 
 def _existing_polygon(poly: object, i: int) -> np.ndarray:
@@ -64,7 +76,7 @@ def _existing_polygon(poly: object, i: int) -> np.ndarray:
     if pts is None or pts.ndim not in (1, 2) or pts.size % 2 or (pts.ndim == 2 and pts.shape[1] != 2):
         got = f"an array of shape {pts.shape}" if pts is not None else type(poly).__name__
         raise InputError(f"existing polygon {i} must be a (K, 2) array of x, y coordinates "
-                         f"(for an Annotation pass its .polygon), got {got}")
+                         f"or an Annotation, got {got}")
     if not np.isfinite(pts).all():
         raise InputError(f"existing polygon {i} has coordinates that are not finite numbers")
     return pts.reshape(-1, 2)

@@ -75,11 +75,12 @@ def _options(options: dict[str, Any]) -> tuple[str, float]:
     return method, max_distance
 
 
-def _existing(imp: Any, state: _Suggestion, box: tuple[int, int, int, int], offset: np.ndarray) -> list[np.ndarray]:
-    """Outlines (shifted by -offset) of the ROI Manager's area ROIs on this plane that meet ``box``,
-    except the ROI being refined (the init itself) and the entry this suggestion replaces."""
-    return [p - offset for a in manager_areas_meeting(box, plane_positions(imp))
-            if a.name != state.added and not np.array_equal(a.polygon, state.init) for p in a.paths]
+def _existing(imp: Any, state: _Suggestion, box: tuple[int, int, int, int], offset: np.ndarray) -> list[Annotation]:
+    """The ROI Manager's area ROIs (shifted by -offset) on this plane that meet ``box``, except
+    the ROI being refined (the init itself) and the entry this suggestion replaces."""
+    return [Annotation(a.polygon - offset, roi_type=a.roi_type, subpaths=tuple(p - offset for p in a.subpaths))
+            for a in manager_areas_meeting(box, plane_positions(imp))
+            if a.name != state.added and not np.array_equal(a.polygon, state.init)]
 
 
 def _source(imp: Any, state: _Suggestion) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
