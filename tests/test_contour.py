@@ -11,6 +11,7 @@ import fiji_bridge
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.contour import unet
 from fiji_bridge.contour.api import suggest_candidates
+from fiji_bridge.contour.candidates import ranked_components
 from fiji_bridge.contour.crop import Window, crop_box, extract, make_window, network_input, resize, source_region
 from fiji_bridge.contour.data import image_ids, load_pair
 from fiji_bridge.contour.inits import CLOSED, simulate
@@ -421,3 +422,18 @@ def test_a_line_on_the_first_column_or_row_is_inside_the_image(centre, line):
     with pytest.raises(InputError, match="outside the image"):  # an area there covers no pixel
         fiji_bridge.suggest_contour(image, np.array(line + line[::-1]) - [[0, 0], [0, 0], [1, 1], [1, 1]],
                                     method="region_growing")
+
+
+def test_pieces_cut_by_the_search_region_are_not_candidates():
+    mask = np.zeros((30, 30), bool)
+    mask[10:20, 10:20] = True  # the object the init points at
+    mask[2:6, 0:5] = True  # part of an object that goes on past the crop's left side
+    mask[22:27, 20:25] = True  # a whole object inside the crop
+    init = np.zeros_like(mask)
+    init[12:18, 12:18] = True
+    kept = list(ranked_components(mask, init, cut=(True, False, False, False)))
+    assert [int(m.sum()) for m in kept] == [100, 25]
+    at_image_edge = list(ranked_components(mask, init, cut=(False,) * 4))  # the crop ends where the image does
+    assert [int(m.sum()) for m in at_image_edge] == [100, 25, 20]
+    init[2:6, 0:5] = True  # a piece the init touches stays, cut or not
+    assert len(list(ranked_components(mask, init, cut=(True,) * 4))) == 3

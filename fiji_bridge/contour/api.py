@@ -72,19 +72,20 @@ def suggest_candidates(image: np.ndarray, init: np.ndarray, *, method: str = "un
 def _candidate_masks(method: str, img: np.ndarray, crop: np.ndarray, pts: np.ndarray, closed: bool,
                      win: Window, init_region: np.ndarray, max_distance: float) -> Iterator[np.ndarray]:
     """Candidate masks in the crop, best first, computed only as far as they are taken."""
+    x0, y0, x1, y1 = win.crop
+    cut = (x0 > 0, y0 > 0, x1 < img.shape[1], y1 < img.shape[0])  # crop sides inside the image
     if method == "unet":
-        x0, y0, x1, y1 = win.crop
         ox, oy = x0 - win.x0, y0 - win.y0
         prob = unet.predict(img, pts, closed, win)[:, oy:oy + y1 - y0, ox:ox + x1 - x0]
         pointed = prob[0] > UNET_THRESHOLD
         others = (prob[1] > UNET_THRESHOLD) & ~pointed
-        return chain(ranked_components(pointed, init_region), ranked_components(others, init_region))
+        return chain(ranked_components(pointed, init_region, cut), ranked_components(others, init_region, cut))
     if method == "region_growing":
         seeds = region_growing.seeds_from(init_region, closed)
         grown = region_growing.grow(crop, seeds, max_distance, region_growing.value_range(img))
-        return ranked_components(grown, init_region)
+        return ranked_components(grown, init_region, cut)
     refined = active_contour.refine(crop, init_region, closed)
-    return ranked_components(refined, init_region)
+    return ranked_components(refined, init_region, cut)
 
 
 def _checked_image(image: np.ndarray) -> np.ndarray:

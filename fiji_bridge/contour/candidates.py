@@ -14,9 +14,12 @@ EIGHT = np.ones((3, 3), bool)
 EXISTING_OVERLAP_LIMIT = 0.4  # AnnotatorJ: skip candidates overlapping an existing ROI by > 40 % of their area
 
 
-def ranked_components(mask: np.ndarray, init_region: np.ndarray, min_area: int = 4) -> Iterator[np.ndarray]:
+def ranked_components(mask: np.ndarray, init_region: np.ndarray, cut: Sequence[bool] = (False,) * 4,
+                      min_area: int = 4) -> Iterator[np.ndarray]:
     """8-connected pieces of ``mask`` (holes filled), most overlap with ``init_region`` first,
-    then nearest to it; pieces under ``min_area`` pixels are dropped. Lazy: nothing is computed
+    then nearest to it; pieces under ``min_area`` pixels are dropped, and so are pieces the init
+    does not touch that reach a side of the crop where it ``cut`` the image (left, top, right,
+    bottom): they are parts of objects outside the search region. Lazy: nothing is computed
     before the first piece is asked for, and each piece is filled only when it is reached."""
     labels, n = ndi.label(mask, structure=EIGHT)
     if n == 0:
@@ -28,8 +31,14 @@ def ranked_components(mask: np.ndarray, init_region: np.ndarray, min_area: int =
         nearest = np.asarray(ndi.minimum(ndi.distance_transform_edt(~init_region), labels, idx))
     else:
         nearest = np.zeros(n)
+    sides = [labels[:, 0], labels[0, :], labels[:, -1], labels[-1, :]]
+    truncated = np.zeros(n + 1, bool)
+    for side, is_cut in zip(sides, cut):
+        if is_cut:
+            truncated[side] = True
     order = np.lexsort((-area, nearest, -overlap))
-    yield from (ndi.binary_fill_holes(labels == idx[i]) for i in order if area[i] >= min_area)
+    yield from (ndi.binary_fill_holes(labels == idx[i]) for i in order
+                if area[i] >= min_area and (overlap[i] > 0 or not truncated[idx[i]]))
 
 
 def existing_masks(existing: Sequence[np.ndarray] | np.ndarray | None, origin: tuple[int, int],
