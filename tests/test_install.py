@@ -109,6 +109,15 @@ def test_macro_command_prints_the_log_and_succeeds(tmp_path):
     assert done.stdout.splitlines()[-2:] == ["arg=hello", "rois=1"]
 
 
+def test_macro_command_exits_after_a_multithreaded_filter(tmp_path):
+    """ImageJ's filters leave a thread pool running; the command must still end."""
+    macro = tmp_path / "blur.ijm"
+    macro.write_text('newImage("a", "32-bit ramp", 512, 512, 1);\nrun("Gaussian Blur...", "sigma=2");\nprint("blurred");\n')
+    done = cli("macro", str(macro), "--headless", env=_no_display(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "blurred"
+
+
 def test_macro_command_fails_fast_with_the_error_text(tmp_path):
     macro = tmp_path / "broken.ijm"
     macro.write_text('print("before");\nx = nothere + 1;\nprint("after");\n')

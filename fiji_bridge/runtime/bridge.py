@@ -113,8 +113,22 @@ class Bridge:
                         for window in jpype.JClass("java.awt.Window").getWindows():
                             window.dispose()
                 finally:
+                    _stop_imagej_threads()
                     jpype.shutdownJVM()
             _running, _stopped = None, True
+
+
+def _stop_imagej_threads() -> None:
+    """Stop the thread pool ImageJ's multithreaded filters (Gaussian Blur, ...) leave running:
+    its threads are not daemons, so the JVM would wait for them forever on shutdown."""
+    import jpype
+
+    try:
+        pool = jpype.JClass("ij.util.ThreadUtil").threadPoolExecutor
+    except (AttributeError, TypeError, jpype.JException):  # an ImageJ without the shared pool
+        return
+    if pool is not None:
+        pool.shutdownNow()
 
 
 def _attach(requested: str | None) -> Bridge:
