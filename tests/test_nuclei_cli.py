@@ -104,3 +104,23 @@ def test_demo(tmp_path, capsys):
     labels = tifffile.imread(tmp_path / "demo" / "nuclei_sample_labels.tif")
     assert labels.max() > 50
     assert len(read_roiset(tmp_path / "demo" / "nuclei_sample_ROIs.zip")) == labels.max()
+
+
+@pytest.mark.parametrize("option, words", [
+    (["--diameter", "inf"], "--diameter must be between 5.5 and 352"),
+    (["--diameter", "1"], "--diameter must be between"),
+    (["--channel", "0"], "--channel counts from 1"),
+    (["--scheduler", "myhost"], "--scheduler needs HOST:PORT"),
+])
+def test_bad_options_are_refused_before_anything_starts(tmp_path, greys, capsys, option, words):
+    tifffile.imwrite(tmp_path / "a.tif", greys[0])
+    assert main(["segment", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"), *option]) == 1
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_a_file_is_one_line_of_error(tmp_path, capsys):
+    (tmp_path / "results.txt").write_text("a file")
+    assert main(["demo", "-o", str(tmp_path / "results.txt")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fiji-bridge demo: ") and "Not a directory" in err and "Traceback" not in err

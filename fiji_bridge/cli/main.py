@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except FijiBridgeError as exc:
         print(f"fiji-bridge {args.command}: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an output path that is a file, a folder that cannot be made, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"fiji-bridge {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"fiji-bridge {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -62,8 +62,7 @@ def run_segment(args: argparse.Namespace) -> int:
     from fiji_bridge.batch.commands import segment_batch
     from fiji_bridge.batch.tasks import SegmentOptions
 
-    if args.diameter is not None and not args.diameter > 0:
-        raise InputError(f"--diameter must be a positive number of pixels, got {args.diameter}")
+    _check_options(args)
     files, errors = collect_inputs(args.inputs)
     for message in errors:
         print(message, file=sys.stderr)
@@ -73,6 +72,24 @@ def run_segment(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, workers=args.workers, resume=args.resume, overwrite=args.overwrite,
     )
     return 1 if report.failed else 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse bad option values before a cluster starts and the output folder is claimed."""
+    import math
+
+    from fiji_bridge.nucleaizer.inference import load_model
+    from fiji_bridge.nucleaizer.pipeline import diameter_range
+
+    if args.diameter is not None:
+        low, high = diameter_range(load_model())
+        if not (math.isfinite(args.diameter) and low <= args.diameter <= high):
+            raise InputError(f"--diameter must be between {low:g} and {high:g} pixels (leave it out to "
+                             f"estimate it per image), got {args.diameter:g}")
+    if args.channel is not None and args.channel < 1:
+        raise InputError(f"--channel counts from 1, got {args.channel}")
+    if args.scheduler is not None and ":" not in args.scheduler.split("://")[-1]:
+        raise InputError(f"--scheduler needs HOST:PORT (e.g. tcp://HOST:8786), got {args.scheduler!r}")
 
 
 def run_demo(args: argparse.Namespace) -> int:

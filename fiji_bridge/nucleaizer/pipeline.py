@@ -84,10 +84,16 @@ def _check_diameter(diameter: object) -> None:
         raise InputError(f"diameter must be a positive number of pixels or None, got {diameter!r}")
 
 
-def _manual_scale(net: NucleusModel, diameter: float) -> float:
-    """The zoom that brings nuclei of ``diameter`` px to the model's size, within the range the
-    size estimation uses too (a tiny diameter would otherwise ask for an enormous image)."""
+def diameter_range(net: NucleusModel) -> tuple[float, float]:
+    """The nucleus diameters (px) a manual size may give: the zoom range the size estimation
+    uses too (a tiny diameter would otherwise ask for an enormous image)."""
     low, high = (net.target_diameter / limit for limit in reversed(SCALE_LIMITS))
+    return low, high
+
+
+def _manual_scale(net: NucleusModel, diameter: float) -> float:
+    """The zoom that brings nuclei of ``diameter`` px to the model's size."""
+    low, high = diameter_range(net)
     if not low <= diameter <= high:
         raise InputError(
             f"diameter must be between {low:g} and {high:g} pixels (or None to estimate it), got {diameter:g}; "
