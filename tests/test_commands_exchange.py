@@ -82,7 +82,7 @@ def test_export_says_which_line_and_point_rois_it_leaves_out(clean_ij, val_case,
                        'makePoint(40, 40); roiManager("add");')
     clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label coco");')
     log = str(clean_ij.run_macro('return getInfo("log");'))
-    assert "2 line/point ROI(s) left out" in log and "ruler" in log
+    assert "2 ROI(s) left out" in log and "ruler is a line (no area)" in log
     assert tifffile.imread(tmp_path / "out" / "labelled_masks" / f"{image.stem}.tiff").max() == 1
 
 

@@ -125,3 +125,38 @@ def test_label_values_index_or_name_with_gaps_in_the_labels(tmp_path, dsb_val):
     assert np.array_equal(by_name, gapped)
     present = np.unique(gapped)[1:]
     assert np.array_equal(by_index, np.searchsorted(present, gapped) * (gapped > 0) + (gapped > 0))
+
+
+def test_a_label_stack_imports_per_slice_and_exports_per_slice(tmp_path, dsb_val, capsys):
+    """A stack of label images (as `fiji-bridge segment` writes for a stack) gives ROIs with
+    position = slice; exported with its stack, each slice gets its own files."""
+    masks = [tifffile.imread(m) for m in sorted((dsb_val / "masks").glob("*.tif"))[1:4]]
+    stack = np.stack([m for m in masks if m.shape == masks[0].shape][:2] + [np.zeros_like(masks[0])])
+    tifffile.imwrite(tmp_path / "z.tif", stack.astype(np.uint16), imagej=True, metadata={"axes": "ZYX"})
+    assert main(["import", str(tmp_path / "z.tif"), "-o", str(tmp_path / "rois")]) == 0
+    rois = read_roiset(tmp_path / "rois" / "z_ROIs.zip")
+    assert sorted({a.position for a in rois}) == [1, 2]
+    tifffile.imwrite(tmp_path / "img.tif", (stack > 0).astype(np.uint8) * 200, imagej=True, metadata={"axes": "ZYX"})
+    assert main(["export", str(tmp_path / "rois" / "z_ROIs.zip"), "--image", str(tmp_path / "img.tif"),
+                 "--format", "labels,coco", "-o", str(tmp_path / "out")]) == 0
+    for position in (1, 2):
+        written = tifffile.imread(tmp_path / "out" / "labelled_masks" / f"img-{position:04d}.tiff")
+        assert np.array_equal(written, stack[position - 1])
+    assert not (tmp_path / "out" / "labelled_masks" / "img.tiff").exists()
+
+
+def test_export_counts_what_it_wrote_and_names_what_it_left_out(tmp_path, capsys):
+    image = np.zeros((40, 50), np.uint8)
+    tifffile.imwrite(tmp_path / "img.tif", image)
+    from fiji_bridge.annotation import Annotation
+
+    anns = [Annotation([(2, 2), (9, 2), (9, 9), (2, 9)], name="0001"),
+            Annotation([(5, 5), (30, 30)], name="ruler", roi_type="line"),
+            Annotation([(60, 60), (70, 60), (70, 70)], name="far")]
+    write_roiset(tmp_path / "img_ROIs.zip", anns)
+    assert main(["export", str(tmp_path / "img_ROIs.zip"), "--image", str(tmp_path / "img.tif"),
+                 "--format", "coco", "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr()
+    assert "exported 1 ROIs of 1 image(s)" in out.out
+    assert "left out: img.tif: ruler is a line (no area)" in out.err
+    assert "left out: img.tif: far lies outside the 50x40 image" in out.err

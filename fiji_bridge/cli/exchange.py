@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from fiji_bridge.errors import InputError
@@ -86,15 +87,18 @@ def parse_class_names(values: list[str]) -> dict[int, str]:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from fiji_bridge.formats.exports import export_annotations, pair_rois_with_images, parse_formats
+    from fiji_bridge.formats.exports import export_annotations, left_out, pair_rois_with_images, parse_formats
     formats = parse_formats(args.format)
     items = pair_rois_with_images(args.rois, args.image)
     written = export_annotations(items, args.output, formats, overwrite=args.overwrite,
                                  yolo_mode=args.yolo_mode, label_values=args.label_values,
                                  class_names=parse_class_names(args.class_name))
-    rois = sum(len(i.annotations) for i in items)
+    skipped = left_out(items)
+    rois = len({id(a) for i in items for a in i.annotations}) - len(skipped)
     print(f"exported {rois} ROIs of {len(items)} image(s) as {', '.join(formats)}: "
           f"{len(written)} files in {args.output}")
+    for line in skipped:
+        print(f"left out: {line}", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Export the ROIs of one image or a folder of images into training-data formats."""
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from fiji_bridge.formats.annotatorj import EXPORT_FORMATS
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.images import image_files, image_shape
+from fiji_bridge.formats.masks import crop_mask
 from fiji_bridge.formats.classes import groups_in
 from fiji_bridge.rois.roiset import read_roiset
 
@@ -79,7 +81,7 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
     if rois.is_file():
         if image.is_dir():
             raise InputError(f"{rois} is one ROI file, so --image must be one image, not the folder {image}")
-        return [ImageAnnotations(image.name, image_shape(image), read_roiset(rois))]
+        return per_slice(ImageAnnotations(image.name, image_shape(image), read_roiset(rois)))
     if not rois.is_dir():
         raise InputError(f"ROI file or folder {rois} does not exist")
     images = image_files(image) if image.is_dir() else [image]
@@ -87,10 +89,39 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
     for img in images:
         zip_path = _find_roiset(rois, img)
         if zip_path is not None:
-            items.append(ImageAnnotations(img.name, image_shape(img), read_roiset(zip_path)))
+            items += per_slice(ImageAnnotations(img.name, image_shape(img), read_roiset(zip_path)))
     if not items:
         raise InputError(f"no <image>_ROIs.zip in {rois} matches an image in {image}")
     return items
+
+
+def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
+    """What an export leaves out, one line per ROI: line and point ROIs (no pixels) and ROIs
+    wholly outside their image (a ROI shared by the slices of a stack is named once)."""
+    seen: set[int] = set()
+    lines = []
+    for item in items:
+        for ann in item.annotations:
+            if id(ann) in seen:
+                continue
+            seen.add(id(ann))
+            if not ann.is_area:
+                lines.append(f"{item.file_name}: {ann.name or ann.roi_type} is a {ann.roi_type} (no area)")
+            elif not crop_mask(ann, item.shape)[2].any():
+                lines.append(f"{item.file_name}: {ann.name or ann.roi_type} lies outside the "
+                             f"{item.shape[1]}x{item.shape[0]} image")
+    return lines
+
+
+def per_slice(item: ImageAnnotations) -> list[ImageAnnotations]:
+    """A stack's ROIs on several slices (ROI positions) as one item per slice, named
+    ``<img>-NNNN``; ROIs without a position belong to every slice. Otherwise the item itself."""
+    positions = sorted({a.position for a in item.annotations if a.position > 0})
+    if len(positions) <= 1:
+        return [item]
+    stem = annotatorj.image_stem(item.file_name)
+    return [ImageAnnotations(f"{stem}-{p:04d}.tif", item.shape, [a for a in item.annotations if a.position in (0, p)])
+            for p in positions]
 
 
 def _find_roiset(folder: Path, image: Path) -> Path | None:
@@ -99,7 +130,7 @@ def _find_roiset(folder: Path, image: Path) -> Path | None:
     direct = folder / name
     if direct.is_file():
         return direct
-    nested = sorted(folder.glob(f"*/{name}"))
+    nested = sorted(folder.glob(f"*/{glob.escape(name)}"))
     if len(nested) > 1:
         raise InputError(f"several ROI files for {image.name}: {', '.join(map(str, nested))}; "
                          "point to one of the folders")

@@ -70,7 +70,21 @@ def read_plane(path: str | os.PathLike) -> np.ndarray:
 
 def read_labels(path: str | os.PathLike) -> np.ndarray:
     """A 2-D integer label mask; InputError for float masks with fractions or negative labels."""
-    labels = read_plane(path)
+    return as_labels(read_plane(path), path)
+
+
+def read_label_stack(path: str | os.PathLike) -> np.ndarray:
+    """Label masks (N, Y, X): the slices of a stack (Z, T, ... in file order) or one 2-D mask."""
+    arr = np.squeeze(read_image(path))
+    if arr.ndim == 2:
+        arr = arr[None]
+    elif arr.ndim < 2 or arr.shape[-1] in (3, 4):  # colour samples, not a stack of slices
+        raise InputError(f"{path} is not a label mask or a stack of them (shape {arr.shape})")
+    return as_labels(arr.reshape((-1,) + arr.shape[-2:]), path)
+
+
+def as_labels(labels: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """Integer labels; InputError for fractions or negative values (``path`` names the file)."""
     if labels.dtype.kind == "f":
         if not np.all(np.mod(labels, 1) == 0):
             raise InputError(f"{path} holds fractional values; a label mask needs integers")

@@ -20,7 +20,7 @@ from fiji_bridge.formats import annotatorj, bbox, coco, masks, yolo
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.images import (IMAGE_SUFFIXES, TIFF_SUFFIXES, check_shape, image_shape,
-                                        iter_slices, read_image, read_labels, read_plane,
+                                        iter_slices, read_image, read_label_stack, read_plane,
                                         read_slice_labels)
 from fiji_bridge.rois.roiset import read_roiset, write_roiset
 
@@ -41,7 +41,10 @@ def detect_kind(path: str | os.PathLike) -> str:
         return _FOLDER_KINDS[folder]
     if suffix in IMAGE_SUFFIXES:
         arr = read_image(path)
-        return "layered" if arr.ndim == 3 and arr.shape[-1] not in (3, 4) else "labels"
+        stack = arr.ndim >= 3 and not (arr.ndim == 3 and arr.shape[-1] in (3, 4))
+        # one object per slice (values 0/1) is a layered mask; a stack of label images (as
+        # ``fiji-bridge segment`` writes for a stack) holds labels per slice
+        return "layered" if stack and arr.max() <= 1 else "labels"
     raise InputError(f"cannot tell what kind of annotation file {path} is; give --kind")
 
 
@@ -96,8 +99,11 @@ def write_roisets(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike,
 
 def _read_mask_annotations(path: Path, kind: str, connectivity: int) -> tuple[list[Annotation], tuple[int, int]]:
     if kind == "labels":
-        labels = read_labels(path)
-        return masks.annotations_from_labels(labels), labels.shape
+        stack = read_label_stack(path)
+        if len(stack) == 1:
+            return masks.annotations_from_labels(stack[0]), stack.shape[1:]
+        anns = [a for i, plane in enumerate(stack) for a in masks.annotations_from_labels(plane, position=i + 1)]
+        return anns, stack.shape[1:]
     if kind == "binary":
         mask = read_plane(path)
         return masks.annotations_from_binary(mask, connectivity=connectivity), mask.shape

@@ -12,6 +12,7 @@ and the ``FilePairList_fromFiji_Masks.txt`` / ``_Classes.txt`` lists (CRLF) OpSe
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
 from collections.abc import Sequence
@@ -241,7 +242,7 @@ def _find_class_masks(mask: Path) -> dict[int, Path]:
     if not match or not folder.is_dir():
         return {}
     found = {}
-    for path in folder.glob(f"{match.group(1)}_MaskClass*{match.group(2)}"):
+    for path in folder.glob(f"{glob.escape(match.group(1))}_MaskClass*{glob.escape(match.group(2))}"):
         cm = _CLASS_MASK.match(path.name)
         if cm and cm.group(1) == match.group(1) and cm.group(3) == match.group(2):
             found[int(cm.group(2))] = path

@@ -16,7 +16,7 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.annotatorj import image_stem
 from fiji_bridge.formats.coco import ImageAnnotations
-from fiji_bridge.formats.exports import export_annotations, pair_rois_with_images, parse_formats
+from fiji_bridge.formats.exports import export_annotations, left_out, pair_rois_with_images, parse_formats, per_slice
 from fiji_bridge.formats.imports import IMPORT_KINDS, import_annotations
 from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
@@ -79,28 +79,23 @@ def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -
 
 
 def _log_skipped(items: list[ImageAnnotations]) -> None:
-    """Say in the Log window which line and point ROIs were left out (they enclose no pixels)."""
-    skipped = [a.name or a.roi_type for item in items for a in item.annotations if not a.is_area]
+    """Say in the Log window which ROIs were left out (line/point ROIs, ROIs outside the image)."""
+    skipped = left_out(items)
     if skipped:
-        shown = ", ".join(dict.fromkeys(skipped[:10])) + (", ..." if len(skipped) > 10 else "")
-        jpype.JClass("ij.IJ").log(f"Export Annotations: {len(skipped)} line/point ROI(s) left out "
-                                  f"(they enclose no pixels): {shown}")
+        shown = "\n  ".join(skipped[:10]) + ("\n  ..." if len(skipped) > 10 else "")
+        jpype.JClass("ij.IJ").log(f"Export Annotations: {len(skipped)} ROI(s) left out:\n  {shown}")
 
 
 def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
     """The image with its ROIs; a stack with ROIs on several slices gives one item per slice
-    (``<title>-NNNN``), ROIs without a slice going to every slice. On a hyperstack with channels
-    ROIs on any channel of a plane belong to that plane (``fiji_bridge.ij.positions``)."""
-    title = str(imp.getTitle())
-    shape = (int(imp.getHeight()), int(imp.getWidth()))
+    (``<title>-NNNN``, see ``per_slice``). On a hyperstack with channels ROIs on any channel
+    of a plane belong to that plane (``fiji_bridge.ij.positions``)."""
+    item = ImageAnnotations(str(imp.getTitle()), (int(imp.getHeight()), int(imp.getWidth())), anns)
+    if imp.getStackSize() == 1:
+        return [item]
     for ann in anns:
         ann.position = plane_of(imp, ann.position)
-    positions = sorted({a.position for a in anns if a.position > 0})
-    if imp.getStackSize() == 1 or len(positions) <= 1:
-        return [ImageAnnotations(title, shape, anns)]
-    stem = image_stem(title)
-    return [ImageAnnotations(f"{stem}-{p:04d}.tif", shape, [a for a in anns if a.position in (0, p)])
-            for p in positions]
+    return per_slice(item)
 
 
 @command("import_masks")
