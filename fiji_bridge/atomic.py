@@ -10,6 +10,9 @@ from pathlib import Path
 from fiji_bridge.errors import InputError
 
 TEMP_PREFIX = ".fiji_bridge-tmp-"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
 
 
 @contextmanager
@@ -25,6 +28,7 @@ def atomic_path(dest: str | os.PathLike, *, overwrite: bool = False) -> Iterator
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
     os.close(fd)
+    os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs get the mode any new file would
     tmp_path = Path(tmp)
     try:
         yield tmp_path

@@ -184,3 +184,12 @@ def test_bad_writes_are_refused(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == []
     write_roiset(tmp_path / "new" / "RoiSet.zip", [square])  # missing folders are made
     assert [a.name for a in read_roiset(tmp_path / "new" / "RoiSet.zip")] == ["s"]
+
+
+def test_written_files_get_the_mode_of_any_new_file(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    write_roiset(tmp_path / "r.zip", [Annotation([(1, 1), (5, 1), (5, 5)], name="0001")])
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert (tmp_path / "r.zip").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o666 & ~umask
