@@ -124,3 +124,12 @@ def test_an_output_that_is_a_file_is_one_line_of_error(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path / "results.txt")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fiji-bridge demo: ") and "Not a directory" in err and "Traceback" not in err
+
+
+def test_pages_written_one_by_one_are_a_stack(tmp_path, greys):
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:
+        for k in range(3):
+            tif.write(np.roll(greys[0], 30 * k, axis=1))
+    planes = read_planes(tmp_path / "pages.tif")
+    assert planes.data.shape == (3, *greys[0].shape)
+    assert np.array_equal(planes.data[2], np.roll(greys[0], 60, axis=1))

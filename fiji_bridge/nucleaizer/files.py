@@ -66,6 +66,9 @@ def read_planes(path: str | os.PathLike, *, channel: int | None = None) -> Plane
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
                 data, axes = series.asarray(), series.axes
+                if len(tif.series) > 1 and all(s.shape == series.shape and s.axes == axes for s in tif.series):
+                    # pages written one by one (each its own series), as ImageJ opens them: a stack
+                    data, axes = np.stack([s.asarray() for s in tif.series]), "I" + axes
         except Exception as exc:
             raise InputError(f"cannot read image {path}: {exc}") from exc
     else:
