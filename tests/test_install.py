@@ -155,3 +155,24 @@ print("exit status", main(["gui"]))
     assert done.returncode == 0, done.stderr
     assert "is running with fiji_bridge" in done.stdout and "menu: True" in done.stdout
     assert done.stdout.rstrip().endswith("exit status 0")
+
+
+def test_a_killed_macro_command_leaves_no_virtual_display(tmp_path):
+    macro = tmp_path / "long.ijm"
+    macro.write_text('print("started");\nwait(60000);\n')
+    process = subprocess.Popen([sys.executable, "-m", "fiji_bridge.cli.main", "macro", str(macro), "--headless"],
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, **_no_display()})
+    try:
+        assert process.stdout.readline().strip() == "started"
+        children = subprocess.run(["pgrep", "-P", str(process.pid), "-x", "Xvfb"], capture_output=True, text=True)
+        [xvfb] = children.stdout.split()  # the command's private display
+        process.terminate()
+        process.wait(timeout=30)
+        for _ in range(50):
+            if not os.path.exists(f"/proc/{xvfb}"):
+                break
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{xvfb}")
+    finally:
+        process.kill()
+        process.stdout.close()

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 
 from fiji_bridge.errors import RuntimeNotAvailable
 
 _xvfb: subprocess.Popen | None = None
+_PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent ends
 
 
 def has_display() -> bool:
@@ -34,7 +39,7 @@ def ensure_display(private: bool = False) -> str:
     _xvfb = subprocess.Popen(
         [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
         pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_die_with_parent())
     os.close(write_fd)
     with os.fdopen(read_fd) as pipe:
         number = pipe.readline().strip()
@@ -44,6 +49,15 @@ def ensure_display(private: bool = False) -> str:
     os.environ["DISPLAY"] = f":{number}"
     atexit.register(stop_virtual_display)
     return os.environ["DISPLAY"]
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, for a display started from the main thread: make Xvfb end when this process
+    does, even when it is killed (SIGTERM, SIGKILL) and cannot stop Xvfb itself."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    return lambda: libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop_virtual_display() -> None:
