@@ -173,7 +173,7 @@ def test_export_needs_the_image_size_and_checks_its_options(tmp_path):
 
 @pytest.mark.parametrize("name, text, words", [
     ("img.txt", "0 nan 0.5 0.2 0.2\n", "line 1 holds a number that is not finite"),
-    ("boxes.csv", "x,y,width,height\n1,2,inf,4\n", "line 1 is not 'x,y,width,height'"),
+    ("boxes.csv", "x,y,width,height\n1,2,inf,4\n", "line 2 is not 'x,y,width,height'"),
 ])
 def test_non_finite_numbers_are_refused_on_import(tmp_path, name, text, words):
     path = tmp_path / name
@@ -195,3 +195,14 @@ def test_series_titles_of_one_file_get_their_own_outputs(tmp_path):
     written = export_annotations(items, tmp_path, ["labels"])
     assert sorted(p.name for p in written if p.parent.name == "labelled_masks") == [
         "experiment.lif - Series 1.tiff", "experiment.lif - Series 2.tiff"]
+
+
+def test_a_jpeg_mask_is_refused(tmp_path):
+    from skimage.io import imsave
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:12, 5:12] = 255
+    imsave(tmp_path / "mask.jpg", mask, check_contrast=False)
+    for kind in ("auto", "binary", "labels"):
+        with pytest.raises(InputError, match="mask.jpg is a JPEG: its lossy compression"):
+            import_annotations(tmp_path / "mask.jpg", kind)

@@ -42,7 +42,7 @@ def _register_import(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "import", help="turn label/binary/layered masks, box CSVs, YOLO or COCO files into ROI zips",
         description="Import annotation files (or folders of them) as ROIs; writes OUTDIR/<img>_ROIs.zip "
-                    "per image. Label masks keep the label in the ROI name (%%04d); classes come from "
+                    "per image. Label masks keep the label in the ROI name (label 7 -> 0007); classes come from "
                     "COCO categories, YOLO class ids or AnnotatorJ Class_NN/ subfolders.")
     p.add_argument("inputs", type=Path, nargs="+", help="mask, CSV, YOLO .txt or COCO .json files or folders")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder for <img>_ROIs.zip")

@@ -45,13 +45,13 @@ def read_boxes(path: str | os.PathLike) -> list[Annotation]:
     """Rectangle ROIs named 0001, 0002, ... from a box CSV (header line optional)."""
     path = Path(path)
     try:
-        rows = [r for r in csv.reader(path.read_text(encoding="utf-8").splitlines()) if r]
+        rows = [(number, r) for number, r in enumerate(csv.reader(path.read_text(encoding="utf-8").splitlines()), 1) if r]
     except OSError as exc:
         raise InputError(f"cannot read box file {path}: {exc}") from exc
-    if rows and [c.strip().lower() for c in rows[0][:4]] == list(HEADER):
+    if rows and [c.strip().lower() for c in rows[0][1][:4]] == list(HEADER):
         rows = rows[1:]
     anns = []
-    for number, row in enumerate(rows, start=1):
+    for number, row in rows:
         try:
             x, y, w, h = (float(v) for v in row[:4])
             if not all(map(math.isfinite, (x, y, w, h))):
@@ -59,5 +59,5 @@ def read_boxes(path: str | os.PathLike) -> list[Annotation]:
         except ValueError:
             raise InputError(f"{path}: line {number} is not 'x,y,width,height': {','.join(row)}") from None
         corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
-        anns.append(Annotation(corners, name=f"{number:04d}", roi_type="rectangle"))
+        anns.append(Annotation(corners, name=f"{len(anns) + 1:04d}", roi_type="rectangle"))
     return anns

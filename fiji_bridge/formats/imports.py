@@ -77,6 +77,9 @@ def import_annotations(path: str | os.PathLike, kind: str = "auto", *,
         anns = bbox.read_boxes(path)
         _groups_from_class_boxes(path, anns)
         return [ImageAnnotations(path.name, (0, 0), anns)]
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        raise InputError(f"{path} is a JPEG: its lossy compression changes mask values (new labels, "
+                         "noise around every object); save masks as TIFF or PNG")
     anns, mask_shape = _read_mask_annotations(path, kind, connectivity)
     if shape is None and image is not None:
         shape = image_shape(_matching_image(path, image))
