@@ -160,3 +160,14 @@ def test_export_counts_what_it_wrote_and_names_what_it_left_out(tmp_path, capsys
     assert "exported 1 ROIs of 1 image(s)" in out.out
     assert "left out: img.tif: ruler is a line (no area)" in out.err
     assert "left out: img.tif: far lies outside the 50x40 image" in out.err
+
+
+def test_export_names_roi_files_without_an_image(annotated, capsys):
+    folder, truth = annotated
+    first = sorted(truth)[0]
+    (folder / "images" / f"{first}.tif").rename(folder / "images" / "renamed.tif")
+    assert main(["export", str(folder / "rois"), "--image", str(folder / "images"), "--format", "labels",
+                 "-o", str(folder / "out")]) == 0
+    out = capsys.readouterr()
+    assert "of 2 image(s)" in out.out
+    assert f"left out: {folder / 'rois' / (first + '_ROIs.zip')}: no image of that name" in out.err

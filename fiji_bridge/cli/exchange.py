@@ -87,7 +87,8 @@ def parse_class_names(values: list[str]) -> dict[int, str]:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from fiji_bridge.formats.exports import export_annotations, left_out, pair_rois_with_images, parse_formats
+    from fiji_bridge.formats.exports import (export_annotations, left_out, pair_rois_with_images, parse_formats,
+                                             unpaired_roisets)
     formats = parse_formats(args.format)
     items = pair_rois_with_images(args.rois, args.image)
     written = export_annotations(items, args.output, formats, overwrite=args.overwrite,
@@ -99,6 +100,8 @@ def _run_export(args: argparse.Namespace) -> int:
           f"{len(written)} files in {args.output}")
     for line in skipped:
         print(f"left out: {line}", file=sys.stderr)
+    for roiset in unpaired_roisets(args.rois, args.image):
+        print(f"left out: {roiset}: no image of that name in {args.image}", file=sys.stderr)
     return 0
 
 

@@ -95,6 +95,17 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
     return items
 
 
+def unpaired_roisets(rois: str | os.PathLike, image: str | os.PathLike) -> list[Path]:
+    """``<img>_ROIs.zip`` files in the ROI folder (or its class subfolders) with no image in
+    ``image`` (a folder); [] when ``rois`` is one file."""
+    rois, image = Path(rois), Path(image)
+    if not rois.is_dir() or not image.is_dir():
+        return []
+    stems = {annotatorj.image_stem(img) for img in image_files(image)}
+    zips = sorted([*rois.glob(f"*{annotatorj.ROIS_SUFFIX}"), *rois.glob(f"*/*{annotatorj.ROIS_SUFFIX}")])
+    return [z for z in zips if annotatorj.image_stem_of_roiset(z) not in stems]
+
+
 def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
     """What an export leaves out, one line per ROI: line and point ROIs (no pixels) and ROIs
     wholly outside their image (a ROI shared by the slices of a stack is named once)."""
