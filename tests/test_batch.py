@@ -250,3 +250,8 @@ def test_inputs_with_the_same_stem_are_rejected(tmp_path):
     assert [j.source.name for j in jobs] == ["x.tif", "y.tif"]
     assert list(rejected) == [str(tmp_path / "b" / "x.png")] and "collide" in rejected[str(tmp_path / "b" / "x.png")]
     assert jobs[0].outputs == (tmp_path / "x_labels.tif", tmp_path / "x_ROIs.zip")
+
+
+def test_an_input_given_twice_is_one_job(tmp_path):
+    jobs, rejected = segment_jobs([tmp_path / "x.tif", tmp_path / "y.tif", tmp_path / "x.tif"], tmp_path)
+    assert [j.source.name for j in jobs] == ["x.tif", "y.tif"] and rejected == {}

@@ -25,12 +25,15 @@ class SegmentOptions:
 
 def segment_jobs(images: Iterable[Path], outdir: Path) -> tuple[list[Job], dict[str, str]]:
     """One Job per image (outputs ``<stem>_labels.tif``, ``<stem>_ROIs.zip``) and, apart, the
-    inputs rejected because an earlier input has the same stem (their outputs would collide)."""
+    inputs rejected because an earlier input has the same stem (their outputs would collide).
+    An image given twice is one job."""
     from fiji_bridge.nucleaizer.files import output_paths
 
     jobs: dict[str, Job] = {}
     rejected: dict[str, str] = {}
     for image in map(Path, images):
+        if image.stem in jobs and jobs[image.stem].source == image:
+            continue
         if image.stem in jobs:
             rejected[str(image)] = f"same name as {jobs[image.stem].source}; outputs would collide"
             continue
