@@ -200,3 +200,12 @@ def test_roiset_saved_by_imagej_reads_back_the_same(clean_ij, tmp_path):
     from_file = read_roiset(path)
     assert_same(from_file, rois.rois_from_manager(clean_ij), atol=1e-4)
     assert_same(from_file, anns, atol=1e-4)
+
+
+def test_only_the_helper_of_this_version_is_used(bridge):
+    assert int(rois.java_helper().VERSION) == rois._HELPER_VERSION  # the installed shims jar is current
+
+    class OlderBuild:  # a shims jar installed before an upgrade that changed a signature
+        VERSION = rois._HELPER_VERSION - 1
+
+    assert rois._current(OlderBuild) is None and rois._current(rois.java_helper()) is not None

@@ -42,6 +42,7 @@ _TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()} | {8: "polyline"
 _MIN_POINTS = {"line": 2, "polyline": 2, "freeline": 2, "point": 1, "rectangle": 2, "oval": 2}
 _HELPER_CLASS = "fiji_bridge.RoiBridge"
 _HELPER_SOURCE = Path(__file__).resolve().parent.parent / "shims" / "RoiBridge.java"
+_HELPER_VERSION = 2  # RoiBridge.VERSION of the source next to this module
 _helper_lock = threading.Lock()
 _helper_cache: list[Any] = []  # [class or None] once looked up
 
@@ -57,16 +58,18 @@ def java_helper() -> Any | None:
 
 
 def _load_helper() -> Any | None:
+    """The helper class of this version: from the class path (the installed shims jar), else
+    compiled from the source; None (pure JPype) when only an older build can be found."""
     if os.environ.get("FIJI_BRIDGE_PURE_JPYPE"):
         return None
     try:
-        return jpype.JClass(_HELPER_CLASS)
+        return _current(jpype.JClass(_HELPER_CLASS))
     except (TypeError, jpype.JException):
         pass
     ij_loader = jpype.JClass("ij.IJ").class_.getClassLoader()
     for loader in (jpype.JClass("ij.IJ").getClassLoader(), ij_loader):
         try:
-            return jpype.JClass(loader.loadClass(_HELPER_CLASS))
+            return _current(jpype.JClass(loader.loadClass(_HELPER_CLASS)))
         except (TypeError, jpype.JException):
             pass
     classes = _compiled_helper_dir()
@@ -74,7 +77,13 @@ def _load_helper() -> Any | None:
         return None
     urls = jpype.JArray(jpype.JClass("java.net.URL"))([jpype.JClass("java.net.URL")(classes.as_uri() + "/")])
     loader = jpype.JClass("java.net.URLClassLoader")(urls, ij_loader)
-    return jpype.JClass(loader.loadClass(_HELPER_CLASS))
+    return _current(jpype.JClass(loader.loadClass(_HELPER_CLASS)))
+
+
+def _current(helper: Any) -> Any | None:
+    """``helper`` when it is this version's build; None for an older one (e.g. a shims jar
+    installed before an upgrade: `fiji-bridge install` rebuilds it)."""
+    return helper if int(getattr(helper, "VERSION", 0)) == _HELPER_VERSION else None
 
 
 def _compiled_helper_dir() -> Path | None:

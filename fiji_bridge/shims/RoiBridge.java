@@ -27,6 +27,9 @@ import java.util.Arrays;
  * hasColor is true. One call per batch keeps the Python/Java crossing count constant.
  */
 public final class RoiBridge {
+    /** Raised with every change of a method's signature; fiji_bridge/ij/rois.py checks it. */
+    public static final int VERSION = 2;
+
     private RoiBridge() {}
 
     /** Builds one ROI per entry of the packed arrays. */
