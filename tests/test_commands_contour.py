@@ -147,7 +147,7 @@ def test_every_outline_and_line_selection_points_at_the_object(clean_ij, sample,
 
 def test_macro_replay_and_accept(clean_ij, sample):
     image, labels, k = sample
-    imp = show(image[..., 0], "contour-replay")
+    show(image[..., 0], "contour-replay")
     gt = labels == k
     others = [v for v in np.unique(labels) if v not in (0, k)]
     gt2 = labels == others[len(others) // 2]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager, slice_from_name
+from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.rois.labels import labels_to_annotations
-from fiji_bridge.rois.roiset import write_roiset
+from fiji_bridge.rois.roiset import slice_from_name, write_roiset
 from fiji_bridge.runtime.macro import MacroError
 
 pytestmark = [pytest.mark.imagej, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -189,6 +189,23 @@ def test_rois_added_to_a_stack_the_imagej_way_belong_to_their_slice(clean_ij, va
     assert second[50:70, 50:70].all() and not second[10:30, 10:30].any()
 
 
-def test_slice_from_name_follows_imagej():
-    assert [slice_from_name(n) for n in ("0002-0088-0107", "00012-00088-00107", "000003-000088-000107")] == [2, 12, 3]
-    assert [slice_from_name(n) for n in ("0001", "0088-0107", "", "nucleus-one-two", "abcd-0088-0107")] == [0, 0, 0, 0, 0]
+def test_slice_from_name_follows_imagej(bridge):
+    names = ["0002-0088-0107", "00012-00088-00107", "000003-000088-000107", "0001", "0088-0107", "",
+             "nucleus-one-two", "abcd-0088-0107", "-inf-0088-0107", "1e99-0088-0107", "0000-0088-0107", "0nan-0088-0107"]
+    manager = bridge.RoiManager(True)  # a hidden instance, only for its name rule
+    assert [slice_from_name(n) for n in names] == [max(int(manager.getSliceNumber(n)), 0) for n in names]
+
+def test_import_masks_puts_label_stack_slices_on_the_planes_of_a_hyperstack(clean_ij, tmp_path):
+    labels = np.zeros((3, 40, 40), np.uint16)
+    for z in range(3):  # two nuclei per slice: a stack of label images, not a layered mask
+        labels[z, 5 + 10 * z:12 + 10 * z, 5:12] = 1
+        labels[z, 5 + 10 * z:12 + 10 * z, 25:32] = 2
+    tifffile.imwrite(tmp_path / "z.tif", labels, imagej=True, metadata={"axes": "ZYX"})
+    clean_ij.run_macro('newImage("flat", "8-bit black", 40, 40, 1);')
+    with pytest.raises(MacroError, match=r"z.tif has objects on slice 3, but \"flat\" has 1 plane"):
+        clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "z.tif"} kind=auto connectivity=8");')
+    assert rois_from_manager(clean_ij) == []
+    clean_ij.run_macro('newImage("hs", "8-bit black", 40, 40, 2, 3, 1);')  # 2 channels x 3 z
+    clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "z.tif"} kind=auto connectivity=8");')
+    imp = clean_ij.WindowManager.getCurrentImage()
+    assert [a.position for a in rois_from_manager(clean_ij)] == [int(imp.getStackIndex(1, z, 1)) for z in (1, 1, 2, 2, 3, 3)]

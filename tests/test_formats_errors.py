@@ -206,3 +206,20 @@ def test_a_jpeg_mask_is_refused(tmp_path):
     for kind in ("auto", "binary", "labels"):
         with pytest.raises(InputError, match="mask.jpg is a JPEG: its lossy compression"):
             import_annotations(tmp_path / "mask.jpg", kind)
+
+
+def test_stacks_are_told_apart_and_pages_written_one_by_one_are_read(tmp_path):
+    layered = np.zeros((2, 20, 20), np.uint8)
+    layered[0, 2:6, 2:6] = 255  # ImageJ-style binary layers
+    layered[1, 10:15, 10:15] = 255
+    tifffile.imwrite(tmp_path / "layers.tif", layered, imagej=True, metadata={"axes": "ZYX", "Labels": ["cellA", "cellB"]})
+    [item] = import_annotations(tmp_path / "layers.tif")
+    assert [a.name for a in item.annotations] == ["cellA", "cellB"]
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:  # a label image per page, no ImageJ metadata
+        for k in range(3):
+            page = np.zeros((20, 20), np.uint16)
+            page[2:6, 2 + 4 * k:5 + 4 * k] = 1
+            page[12:16, 2:6] = 2
+            tif.write(page)
+    [item] = import_annotations(tmp_path / "pages.tif")
+    assert sorted(a.position for a in item.annotations) == [1, 1, 2, 2, 3, 3]

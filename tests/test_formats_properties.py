@@ -94,7 +94,8 @@ def test_boxes_and_yolo_stay_inside_the_image(tmp_path):
     across = Annotation([(-5, -5), (8, -5), (8, 8), (-5, 8)], roi_type="rectangle")
     edge = Annotation([(45, 30), (55, 30), (55, 45), (45, 45)], roi_type="rectangle")
     outside = Annotation([(60, 60), (70, 60), (70, 70)])
-    anns = [across, edge, outside]
+    no_pixel = Annotation([(-6, 17), (0.4, 17), (0.4, 33), (-6, 33)], roi_type="oval")  # box reaches in, no pixel
+    anns = [across, edge, outside, no_pixel]
     assert boxes_csv(anns, shape).splitlines() == ["x,y,width,height", "0,0,8,8", "45,30,5,10"]
     for mode in ("boxes", "polygons"):
         lines = yolo_text(anns, shape, mode).splitlines()

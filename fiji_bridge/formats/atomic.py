@@ -57,6 +57,7 @@ class WriteBatch:
         self.check()
         created_dirs: list[Path] = []
         temps: dict[Path, Path] = {}
+        moved: list[Path] = []
         try:
             for target, writer in self._writers.items():
                 created_dirs += _make_parents(target.parent)
@@ -65,14 +66,15 @@ class WriteBatch:
                 writer(tmp)
             for target, tmp in temps.items():
                 os.replace(tmp, target)
+                moved.append(target)
         except BaseException as exc:
             for tmp in temps.values():
                 tmp.unlink(missing_ok=True)
             for folder in reversed(created_dirs):
                 _remove_if_empty(folder)
             if isinstance(exc, OSError):  # a folder that is a file, no permission, a full disk
-                raise InputError(f"cannot write {exc.filename or target}: {exc.strerror or exc}; "
-                                 "nothing was written") from exc
+                done = f"{len(moved)} of {len(temps)} files were already in place" if moved else "nothing was written"
+                raise InputError(f"cannot write {exc.filename or target}: {exc.strerror or exc}; {done}") from exc
             raise
         return list(temps)
 

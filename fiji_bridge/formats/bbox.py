@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
+from fiji_bridge.formats.masks import crop_mask
 
 HEADER = ("x", "y", "width", "height")
 Box = tuple[int, int, int, int]
@@ -20,6 +21,11 @@ def bounding_box(ann: Annotation) -> Box:
     xmin, ymin, xmax, ymax = ann.bounds()
     x, y = math.floor(xmin), math.floor(ymin)
     return x, y, math.ceil(xmax) - x, math.ceil(ymax) - y
+
+
+def fills_pixels(ann: Annotation, shape: tuple[int, int]) -> bool:
+    """True when the ROI fills at least one pixel of an image of ``shape`` (ImageJ's rule)."""
+    return bool(crop_mask(ann, shape)[2].any())
 
 
 def image_box(ann: Annotation, shape: tuple[int, int]) -> Box | None:
@@ -33,11 +39,11 @@ def image_box(ann: Annotation, shape: tuple[int, int]) -> Box | None:
 
 def boxes_csv(anns: Sequence[Annotation], shape: tuple[int, int]) -> str:
     """CSV text with a header line and one box per annotation in ROI order, clipped to the
-    image; ROIs wholly outside the image are left out (as they are from the masks)."""
+    image; ROIs that fill no pixel of the image are left out (as they are from the masks)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(box for box in (image_box(a, shape) for a in anns) if box is not None)
+    writer.writerows(image_box(a, shape) for a in anns if fills_pixels(a, shape))
     return out.getvalue()
 
 

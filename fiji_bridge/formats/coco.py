@@ -110,7 +110,7 @@ def read_coco(path: str | os.PathLike) -> tuple[list[ImageAnnotations], dict[int
         if not isinstance(entry, dict):
             raise InputError(f"{path}: annotation {number} is not an object: {entry!r}")
         image_id = entry.get("image_id")
-        if not isinstance(image_id, (int, str)) or image_id not in images:
+        if isinstance(image_id, bool) or not isinstance(image_id, (int, str)) or image_id not in images:
             raise InputError(f"{path}: annotation {entry.get('id', number)} refers to image id "
                              f"{image_id!r}, which is not in the file's images")
         category = entry.get("category_id", 0)

@@ -11,10 +11,10 @@ from fiji_bridge.formats import annotatorj, coco
 from fiji_bridge.formats.annotatorj import EXPORT_FORMATS
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.coco import ImageAnnotations
-from fiji_bridge.formats.images import image_files, image_shape
-from fiji_bridge.formats.masks import crop_mask
+from fiji_bridge.formats.images import image_files, image_shape, plane_count
+from fiji_bridge.formats.bbox import fills_pixels
 from fiji_bridge.formats.classes import groups_in
-from fiji_bridge.rois.roiset import read_roiset
+from fiji_bridge.rois.roiset import read_roiset, slice_from_name
 
 
 def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike,
@@ -81,7 +81,7 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
     if rois.is_file():
         if image.is_dir():
             raise InputError(f"{rois} is one ROI file, so --image must be one image, not the folder {image}")
-        return per_slice(ImageAnnotations(image.name, image_shape(image), read_roiset(rois)))
+        return per_slice(_paired(image, rois))
     if not rois.is_dir():
         raise InputError(f"ROI file or folder {rois} does not exist")
     images = image_files(image) if image.is_dir() else [image]
@@ -89,10 +89,20 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
     for img in images:
         zip_path = _find_roiset(rois, img)
         if zip_path is not None:
-            items += per_slice(ImageAnnotations(img.name, image_shape(img), read_roiset(zip_path)))
+            items += per_slice(_paired(img, zip_path))
     if not items:
         raise InputError(f"no <image>_ROIs.zip in {rois} matches an image in {image}")
     return items
+
+
+def _paired(image: Path, roiset: Path) -> ImageAnnotations:
+    """An image with the ROIs of its zip. On a stack, an ROI without a position that ImageJ's
+    ROI Manager named after its slice (``0002-yyyy-xxxx``) belongs to that slice."""
+    anns = read_roiset(roiset)
+    if plane_count(image) > 1:
+        for ann in anns:
+            ann.position = ann.position or slice_from_name(ann.name)
+    return ImageAnnotations(image.name, image_shape(image), anns)
 
 
 def unpaired_roisets(rois: str | os.PathLike, image: str | os.PathLike) -> list[Path]:
@@ -118,7 +128,7 @@ def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
             seen.add(id(ann))
             if not ann.is_area:
                 lines.append(f"{item.file_name}: {ann.name or ann.roi_type} is a {ann.roi_type} (no area)")
-            elif not crop_mask(ann, item.shape)[2].any():
+            elif not fills_pixels(ann, item.shape):
                 lines.append(f"{item.file_name}: {ann.name or ann.roi_type} lies outside the "
                              f"{item.shape[1]}x{item.shape[0]} image")
     return lines

@@ -45,6 +45,37 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
         raise InputError(f"cannot read image {path}: {exc}") from exc
 
 
+def plane_count(path: str | os.PathLike) -> int:
+    """How many 2-D planes (ImageJ stack slices: channels, Z, T) an image file holds."""
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        return 1
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            planes = int(np.prod([n for n, a in zip(series.shape, series.axes) if a not in "YXS"], dtype=np.int64))
+            return planes * (len(tif.series) if _pages_as_series(tif) else 1)
+    except Exception as exc:
+        raise InputError(f"cannot read image {path}: {exc}") from exc
+
+
+def _pages_as_series(tif: tifffile.TiffFile) -> bool:
+    """True for a file whose pages were written one by one (each its own series of one shape),
+    which ImageJ opens as a stack."""
+    first = tif.series[0]
+    return len(tif.series) > 1 and all(s.shape == first.shape and s.axes == first.axes for s in tif.series)
+
+
+def read_tiff(path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """(pixels, tifffile axes) of a TIFF's first series; pages written one by one are stacked
+    along a leading axis "I", as ImageJ opens them."""
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        if _pages_as_series(tif):
+            return np.stack([s.asarray() for s in tif.series]), "I" + series.axes
+        return series.asarray(), series.axes
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Pixels of an image file (TIFF with tifffile, other formats with scikit-image)."""
     path = Path(path)
@@ -52,7 +83,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"image {path} does not exist")
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            return tifffile.imread(path)
+            return read_tiff(path)[0]
         from skimage.io import imread
         return np.asarray(imread(path))
     except Exception as exc:

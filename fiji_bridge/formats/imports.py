@@ -42,10 +42,16 @@ def detect_kind(path: str | os.PathLike) -> str:
     if suffix in IMAGE_SUFFIXES:
         arr = read_image(path)
         stack = arr.ndim >= 3 and not (arr.ndim == 3 and arr.shape[-1] in (3, 4))
-        # one object per slice (values 0/1) is a layered mask; a stack of label images (as
-        # ``fiji-bridge segment`` writes for a stack) holds labels per slice
-        return "layered" if stack and arr.max() <= 1 else "labels"
+        # one object per slice (one value, e.g. 1 or 255) is a layered mask; a stack of label
+        # images (as ``fiji-bridge segment`` writes for a stack) holds several labels per slice
+        return "layered" if stack and all(_one_value(s) for s in arr.reshape((-1,) + arr.shape[-2:])) else "labels"
     raise InputError(f"cannot tell what kind of annotation file {path} is; give --kind")
+
+
+def _one_value(plane: np.ndarray) -> bool:
+    """True when the non-zero pixels of ``plane`` (if any) all have one value."""
+    values = plane[plane != 0]
+    return values.size == 0 or values.min() == values.max()
 
 
 def import_annotations(path: str | os.PathLike, kind: str = "auto", *,

@@ -30,7 +30,7 @@ import numpy as np
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError, RuntimeNotAvailable
 from fiji_bridge.ij.images import from_java_array, to_java_array
-from fiji_bridge.rois.roiset import oval_outline, write_roiset
+from fiji_bridge.rois.roiset import oval_outline, slice_from_name, write_roiset
 from fiji_bridge.runtime.event_thread import on_event_thread
 
 # ImageJ's Roi type codes
@@ -332,21 +332,6 @@ def _manager(create: bool) -> Any:
             "(annotations_to_overlay) or a RoiSet.zip (write_roiset), or start with mode='interactive' under a display")
     RoiManager = jpype.JClass("ij.plugin.frame.RoiManager")
     return RoiManager.getRoiManager() if create else RoiManager.getInstance()
-
-
-def slice_from_name(name: str) -> int:
-    """The stack slice an ROI Manager name such as ``0002-0088-0107`` stands for, else 0.
-
-    ImageJ 1.x's ROI Manager adds an ROI drawn on a stack with position 0 and the slice in its
-    name, and treats it as belonging to that slice (``RoiManager.getSliceNumber``, mirrored here
-    and in RoiBridge.java)."""
-    for width in (4, 5, 6):
-        if len(name) >= 3 * width + 2 and name[width] == "-" and name[2 * width + 1] == "-":
-            try:
-                return max(int(float(name[:width])), 0)
-            except ValueError:
-                return 0
-    return 0
 
 
 def rois_from_manager(bridge: Any = None) -> list[Annotation]:

@@ -17,7 +17,7 @@ import tifffile
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.atomic import WriteBatch
-from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image
+from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image, read_tiff
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.rois.labels import labels_to_annotations
 from fiji_bridge.rois.roiset import write_roiset
@@ -63,12 +63,7 @@ def read_planes(path: str | os.PathLike, *, channel: int | None = None) -> Plane
     path = Path(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
         try:
-            with tifffile.TiffFile(path) as tif:
-                series = tif.series[0]
-                data, axes = series.asarray(), series.axes
-                if len(tif.series) > 1 and all(s.shape == series.shape and s.axes == axes for s in tif.series):
-                    # pages written one by one (each its own series), as ImageJ opens them: a stack
-                    data, axes = np.stack([s.asarray() for s in tif.series]), "I" + axes
+            data, axes = read_tiff(path)
         except Exception as exc:
             raise InputError(f"cannot read image {path}: {exc}") from exc
     else:

@@ -1,6 +1,7 @@
 """Read and write ImageJ ROI files (.roi) and ROI Manager sets (RoiSet.zip) with roifile."""
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from collections import Counter
@@ -159,6 +160,22 @@ def _unique_names(anns: Sequence[Annotation]) -> list[str]:
         count[name] += 1
         names[i] = name
     return names
+
+
+def slice_from_name(name: str) -> int:
+    """The stack slice an ROI Manager name such as ``0002-0088-0107`` stands for, else 0.
+
+    ImageJ 1.x's ROI Manager adds an ROI drawn on a stack with position 0 and the slice in its
+    name, and treats it as belonging to that slice (``RoiManager.getSliceNumber``, mirrored here
+    and in RoiBridge.java)."""
+    for width in (4, 5, 6):
+        if len(name) >= 3 * width + 2 and name[width] == "-" and name[2 * width + 1] == "-":
+            try:
+                value = float(name[:width]) if "_" not in name[:width] else math.nan
+            except ValueError:
+                return 0
+            return 0 if math.isnan(value) else int(min(max(value, 0), 2**31 - 1))  # Java's (int) cast
+    return 0
 
 
 def _default_name(ann: Annotation) -> str:

@@ -104,7 +104,7 @@ def _next_name(manager: Any) -> str:
     """AnnotatorJ's 0001, 0002, ...: one above the highest number among the ROI names, so a
     name is never given twice (after deletions or imported labels with gaps)."""
     names = [] if manager is None else [str(roi.getName()).strip() for roi in manager.getRoisAsArray()]
-    return f"{max((int(n) for n in names if n.isdigit()), default=0) + 1:04d}"
+    return f"{max((int(n) for n in names if n.isdecimal() and n.isascii()), default=0) + 1:04d}"
 
 
 def _add_to_manager(bridge: Any, ann: Annotation) -> str:

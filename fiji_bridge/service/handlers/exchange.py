@@ -117,11 +117,29 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
     anns = _pick_image(items, imp, path).annotations
     if not anns:
         raise InputError(f"{path} holds no objects; nothing to add")
-    if imp is not None and imp.getStackSize() > 1:
-        for ann in anns:
-            ann.position = ann.position or plane_position(imp)
+    if imp is not None:
+        _place_on_planes(imp, anns, path)
     rois_to_manager(bridge, anns, clear=flag(options.get("clear", False)))
     return len(anns)
+
+
+def _place_on_planes(imp: Any, anns: list[Annotation], path: Path) -> None:
+    """ROIs of slice n of an imported stack go to (z, t) plane n of the image; ROIs without a
+    slice go to the displayed plane. A stack with more slices than the image has planes is refused."""
+    planes = int(imp.getNSlices()) * int(imp.getNFrames())
+    deepest = max((a.position for a in anns), default=0)
+    if deepest > planes:
+        raise InputError(f"{path} has objects on slice {deepest}, but \"{imp.getTitle()}\" has "
+                         f"{planes} plane(s); open the matching stack first")
+    if imp.getStackSize() == 1:
+        return
+    nz = int(imp.getNSlices())
+    for ann in anns:
+        if ann.position:
+            z, t = (ann.position - 1) % nz + 1, (ann.position - 1) // nz + 1
+            ann.position = int(imp.getStackIndex(1, z, t))
+        else:
+            ann.position = plane_position(imp)
 
 
 def _pick_image(items: list[ImageAnnotations], imp: Any, path: Path) -> ImageAnnotations:
