@@ -8,7 +8,7 @@ rasterises slanted edges by its own rule. So every polygon decodes to exactly Im
 COCO polygons are unioned, so an ROI whose outlines nest (holes, an island in a hole) is
 written as RLE (pycocotools ``mask.encode``) instead; every other ROI as a list of polygons.
 ``area`` is the pixel count under ImageJ's rule, ``bbox`` the bounds of the written outline;
-ROIs wholly outside the image are left out. Categories: id = ROI group (class
+ROIs that fill no pixel of the image are left out. Categories: id = ROI group (class
 number), name from the class names (``Class_NN``; group 0 = ``unclassified``). The ROI name is
 kept in each annotation's extra ``name`` field.
 """

@@ -118,7 +118,7 @@ def unpaired_roisets(rois: str | os.PathLike, image: str | os.PathLike) -> list[
 
 def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
     """What an export leaves out, one line per ROI: line and point ROIs (no pixels) and ROIs
-    wholly outside their image (a ROI shared by the slices of a stack is named once)."""
+    that fill no pixel of their image (a ROI shared by the slices of a stack is named once)."""
     seen: set[int] = set()
     lines = []
     for item in items:
