@@ -82,8 +82,17 @@ def test_export_says_which_line_and_point_rois_it_leaves_out(clean_ij, val_case,
                        'makePoint(40, 40); roiManager("add");')
     clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label coco");')
     log = str(clean_ij.run_macro('return getInfo("log");'))
-    assert "2 ROI(s) left out" in log and "ruler is a line (no area)" in log
+    assert "2 left out" in log and "ruler is a line (no area)" in log
     assert tifffile.imread(tmp_path / "out" / "labelled_masks" / f"{image.stem}.tiff").max() == 1
+
+
+def test_export_from_a_folder_names_roi_files_without_an_image(clean_ij, val_case, tmp_path):
+    image, labels, anns = val_case
+    write_roiset(image.parent / f"{image.stem}_ROIs.zip", anns)
+    write_roiset(image.parent / "gone_ROIs.zip", anns[:2])
+    clean_ij.run_macro(f'print("\\Clear"); run("Export Annotations", "source=folder image={image.parent} output={tmp_path}/out label");')
+    log = str(clean_ij.run_macro('return getInfo("log");'))
+    assert "1 left out" in log and "gone_ROIs.zip: no image of that name" in log
 
 
 def test_import_masks_refuses_a_mask_of_another_size(clean_ij, val_case, tmp_path):

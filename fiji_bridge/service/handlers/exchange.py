@@ -16,7 +16,8 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.annotatorj import image_stem
 from fiji_bridge.formats.coco import ImageAnnotations
-from fiji_bridge.formats.exports import export_annotations, left_out, pair_rois_with_images, parse_formats, per_slice
+from fiji_bridge.formats.exports import (export_annotations, left_out, pair_rois_with_images, parse_formats,
+                                         per_slice, unpaired_roisets)
 from fiji_bridge.formats.imports import IMPORT_KINDS, import_annotations
 from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
@@ -62,8 +63,11 @@ def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -
     folder = _text(options, "folder", "", required=False)
     if not folder and str(options.get("source", "")).strip().lower() == "folder":
         raise InputError("Export Annotations from a folder needs the image folder")
+    skipped: list[str] = []
     if folder:
-        items = pair_rois_with_images(_text(options, "rois", "", required=False) or folder, folder)
+        rois = _text(options, "rois", "", required=False) or folder
+        items = pair_rois_with_images(rois, folder)
+        skipped = [f"{z}: no image of that name in {folder}" for z in unpaired_roisets(rois, folder)]
     else:
         imp = _current_image(image)
         if imp is None:
@@ -74,16 +78,16 @@ def export_annotations_command(bridge: Any, image: Any = None, **options: Any) -
         items = _image_items(imp, anns)
     written = export_annotations(items, output, formats, overwrite=flag(options.get("overwrite", False)),
                                  yolo_mode=yolo_mode, label_values=label_values)
-    _log_skipped(items)
+    _log_skipped(left_out(items) + skipped)
     return len(written)
 
 
-def _log_skipped(items: list[ImageAnnotations]) -> None:
-    """Say in the Log window which ROIs were left out (line/point ROIs, ROIs outside the image)."""
-    skipped = left_out(items)
+def _log_skipped(skipped: list[str]) -> None:
+    """Say in the Log window what was left out (line/point ROIs, ROIs outside the image, ROI
+    files without an image)."""
     if skipped:
         shown = "\n  ".join(skipped[:10]) + ("\n  ..." if len(skipped) > 10 else "")
-        jpype.JClass("ij.IJ").log(f"Export Annotations: {len(skipped)} ROI(s) left out:\n  {shown}")
+        jpype.JClass("ij.IJ").log(f"Export Annotations: {len(skipped)} left out:\n  {shown}")
 
 
 def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
