@@ -23,7 +23,7 @@ def main():
     gd.addDirectoryField("Output folder", "")
     gd.addCheckboxGroup(3, 2, [label for label, _ in FORMATS], [True, False, False, False, False, False])
     gd.addChoice("Boxes or polygons (YOLO)", ["boxes", "polygons"], "boxes")
-    gd.addChoice("Label values", ["index", "name"], "index")
+    gd.addChoice("Values in label masks", ["index", "name"], "index")  # macro key: values=
     gd.addCheckbox("Overwrite existing files", False)
     gd.showDialog()
     if gd.wasCanceled():

@@ -63,6 +63,14 @@ def test_export_annotations_from_a_folder_then_import_masks_keeps_names_and_clas
     assert len(rois_from_manager(clean_ij)) == len(anns)
 
 
+def test_export_label_values_from_names_in_a_macro(clean_ij, val_case, tmp_path):
+    image, labels, anns = val_case
+    clean_ij.run_macro(f'open("{image}");')
+    rois_to_manager(clean_ij, anns[::-1])  # reversed: index values differ from the names
+    clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label values=name");')
+    assert np.array_equal(tifffile.imread(tmp_path / "out" / "labelled_masks" / f"{image.stem}.tiff"), labels)
+
+
 def test_export_from_a_folder_without_its_name_or_into_a_file_is_refused(clean_ij, val_case, tmp_path):
     image, labels, anns = val_case
     clean_ij.run_macro(f'open("{image}");')
@@ -218,3 +226,20 @@ def test_import_masks_puts_label_stack_slices_on_the_planes_of_a_hyperstack(clea
     clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "z.tif"} kind=auto connectivity=8");')
     imp = clean_ij.WindowManager.getCurrentImage()
     assert [a.position for a in rois_from_manager(clean_ij)] == [int(imp.getStackIndex(1, z, 1)) for z in (1, 1, 2, 2, 3, 3)]
+
+
+def test_import_masks_of_an_roi_file_keeps_stack_positions_and_slice_names(clean_ij, tmp_path):
+    from fiji_bridge.annotation import Annotation
+
+    square = [(2, 2), (8, 2), (8, 8), (2, 8)]
+    anns = [Annotation(square, name="0001", position=3),  # z 2, channel 1 of a 2-channel hyperstack
+            Annotation(square, name="0006-0005-0005"),  # the ROI Manager's Add at z 3, channel 2
+            Annotation(square, name="free")]  # no slice: the displayed plane
+    write_roiset(tmp_path / "r_ROIs.zip", anns)
+    clean_ij.run_macro('newImage("hs", "8-bit black", 40, 40, 2, 3, 1); Stack.setPosition(2, 1, 1);')
+    clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "r_ROIs.zip"} kind=auto connectivity=8");')
+    imp = clean_ij.WindowManager.getCurrentImage()
+    assert [a.position for a in rois_from_manager(clean_ij)] == [int(imp.getStackIndex(1, z, 1)) for z in (2, 3, 1)]
+    write_roiset(tmp_path / "far_ROIs.zip", [Annotation(square, name="0009-0005-0005")])
+    with pytest.raises(MacroError, match='ROI 0009-0005-0005 is on slice 9, but "hs" has 6 slices'):
+        clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "far_ROIs.zip"} kind=auto connectivity=8");')

@@ -171,3 +171,19 @@ def test_export_names_roi_files_without_an_image(annotated, capsys):
     out = capsys.readouterr()
     assert "of 2 image(s)" in out.out
     assert f"left out: {folder / 'rois' / (first + '_ROIs.zip')}: no image of that name" in out.err
+
+
+def test_export_of_a_hyperstack_gives_one_file_per_plane(tmp_path, capsys):
+    from fiji_bridge.annotation import Annotation
+
+    tifffile.imwrite(tmp_path / "hs.tif", np.zeros((3, 2, 40, 40), np.uint8), imagej=True, metadata={"axes": "ZCYX"})
+    square = [(2, 2), (8, 2), (8, 8), (2, 8)]
+    anns = [Annotation(square, name="0001", position=3),  # z 2, channel 1
+            Annotation([(x + 20, y) for x, y in square], name="0002", position=4),  # z 2, channel 2
+            Annotation([(x, y + 20) for x, y in square], name="0006-0023-0005")]  # ROI Manager Add at z 3, channel 2
+    write_roiset(tmp_path / "hs_ROIs.zip", anns)
+    assert main(["export", str(tmp_path / "hs_ROIs.zip"), "--image", str(tmp_path / "hs.tif"),
+                 "--format", "labels", "-o", str(tmp_path / "out")]) == 0
+    folder = tmp_path / "out" / "labelled_masks"
+    assert sorted(p.name for p in folder.iterdir()) == ["hs-0003.tiff", "hs-0005.tiff"]
+    assert tifffile.imread(folder / "hs-0003.tiff").max() == 2 and tifffile.imread(folder / "hs-0005.tiff").max() == 1

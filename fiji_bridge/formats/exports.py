@@ -11,7 +11,7 @@ from fiji_bridge.formats import annotatorj, coco
 from fiji_bridge.formats.annotatorj import EXPORT_FORMATS
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.coco import ImageAnnotations
-from fiji_bridge.formats.images import image_files, image_shape, plane_count
+from fiji_bridge.formats.images import image_files, image_shape, stack_layout
 from fiji_bridge.formats.bbox import fills_pixels
 from fiji_bridge.formats.classes import groups_in
 from fiji_bridge.rois.roiset import read_roiset, slice_from_name
@@ -97,11 +97,14 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
 
 def _paired(image: Path, roiset: Path) -> ImageAnnotations:
     """An image with the ROIs of its zip. On a stack, an ROI without a position that ImageJ's
-    ROI Manager named after its slice (``0002-yyyy-xxxx``) belongs to that slice."""
+    ROI Manager named after its slice (``0002-yyyy-xxxx``) belongs to that slice; on a hyperstack
+    with channels, an ROI on any channel of a (z, t) plane belongs to the plane (its first channel)."""
     anns = read_roiset(roiset)
-    if plane_count(image) > 1:
+    slices, channels = stack_layout(image)
+    if slices > 1:
         for ann in anns:
-            ann.position = ann.position or slice_from_name(ann.name)
+            position = ann.position or slice_from_name(ann.name)
+            ann.position = (position - 1) // channels * channels + 1 if position else 0
     return ImageAnnotations(image.name, image_shape(image), anns)
 
 

@@ -45,16 +45,18 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
         raise InputError(f"cannot read image {path}: {exc}") from exc
 
 
-def plane_count(path: str | os.PathLike) -> int:
-    """How many 2-D planes (ImageJ stack slices: channels, Z, T) an image file holds."""
+def stack_layout(path: str | os.PathLike) -> tuple[int, int]:
+    """(stack slices, channels) of an image file as ImageJ opens it: every 2-D plane is a slice
+    (channels, Z, T); the channels of a hyperstack are its ``C`` axis."""
     path = Path(path)
     if path.suffix.lower() not in TIFF_SUFFIXES:
-        return 1
+        return 1, 1
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
-            planes = int(np.prod([n for n, a in zip(series.shape, series.axes) if a not in "YXS"], dtype=np.int64))
-            return planes * (len(tif.series) if _pages_as_series(tif) else 1)
+            sizes = dict(zip(series.axes, series.shape))
+            slices = int(np.prod([n for a, n in sizes.items() if a not in "YXS"], dtype=np.int64))
+            return slices * (len(tif.series) if _pages_as_series(tif) else 1), int(sizes.get("C", 1))
     except Exception as exc:
         raise InputError(f"cannot read image {path}: {exc}") from exc
 

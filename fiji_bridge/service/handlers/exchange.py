@@ -18,11 +18,12 @@ from fiji_bridge.formats.annotatorj import image_stem
 from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.exports import (export_annotations, left_out, pair_rois_with_images, parse_formats,
                                          per_slice, unpaired_roisets)
-from fiji_bridge.formats.imports import IMPORT_KINDS, import_annotations
+from fiji_bridge.formats.imports import IMPORT_KINDS, detect_kind, import_annotations
 from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
 from fiji_bridge.ij.positions import plane_of, plane_position
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
+from fiji_bridge.rois.roiset import slice_from_name
 from fiji_bridge.service.commands import command
 from fiji_bridge.service.options import flag
 
@@ -121,15 +122,31 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
     anns = _pick_image(items, imp, path).annotations
     if not anns:
         raise InputError(f"{path} holds no objects; nothing to add")
-    if imp is not None:
+    if imp is not None and (kind if kind != "auto" else detect_kind(path)) == "rois":
+        _place_rois(imp, anns, path)
+    elif imp is not None:
         _place_on_planes(imp, anns, path)
     rois_to_manager(bridge, anns, clear=flag(options.get("clear", False)))
     return len(anns)
 
 
+def _place_rois(imp: Any, anns: list[Annotation], path: Path) -> None:
+    """ROIs of an ROI file keep their stack positions (or the slice in an ImageJ name such as
+    0002-yyyy-xxxx), snapped to their (z, t) plane; ROIs without one go to the displayed plane.
+    On a stack, an ROI beyond its last slice is refused."""
+    if imp.getStackSize() == 1:
+        return
+    for ann in anns:
+        position = ann.position or slice_from_name(ann.name)
+        if position > int(imp.getStackSize()):
+            raise InputError(f"{path}: ROI {ann.name} is on slice {position}, but \"{imp.getTitle()}\" has "
+                             f"{imp.getStackSize()} slices; open the image it was drawn on")
+        ann.position = plane_of(imp, position) if position else plane_position(imp)
+
+
 def _place_on_planes(imp: Any, anns: list[Annotation], path: Path) -> None:
-    """ROIs of slice n of an imported stack go to (z, t) plane n of the image; ROIs without a
-    slice go to the displayed plane. A stack with more slices than the image has planes is refused."""
+    """Objects of slice n of an imported mask stack go to (z, t) plane n of the image; objects
+    without a slice go to the displayed plane. More slices than the image has planes is refused."""
     planes = int(imp.getNSlices()) * int(imp.getNFrames())
     deepest = max((a.position for a in anns), default=0)
     if deepest > planes:
