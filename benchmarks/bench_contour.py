@@ -92,8 +92,17 @@ def table(rows: list[dict], methods: list[str], image_kinds: dict[str, str]) -> 
         if sel:
             out[name] = {"n": len(sel), "images": len({r["image"] for r in sel}),
                          **{m: float(np.mean([r[m] for r in sel])) for m in ("init", *methods)},
+                         "image_mean": {m: image_mean(sel, m) for m in methods},
                          "ci95": {m: image_bootstrap_interval(sel, m) for m in methods}}
     return out
+
+
+def image_mean(rows: list[dict], key: str) -> float:
+    """Mean over images of each image's mean ``key`` (every image weighs the same)."""
+    per_image: dict[str, list[float]] = {}
+    for r in rows:
+        per_image.setdefault(r["image"], []).append(r[key])
+    return float(np.mean([np.mean(v) for v in per_image.values()]))
 
 
 def image_bootstrap_interval(rows: list[dict], key: str, resamples: int = 2000) -> tuple[float, float] | None:
@@ -124,17 +133,17 @@ def latency(folder: Path, objects: list, n: int, rng: np.random.Generator) -> di
         calls.append((image, simulate(kind, labels == k, rng, labels.shape), CLOSED[kind]))
     for image, init, closed in calls[:10]:
         suggest_contour(image, init, closed=closed)
-    times = []
+    times, failures = [], 0
     for image, init, closed in calls:
         t = time.perf_counter()
         try:
             suggest_contour(image, init, closed=closed)
-        except FijiBridgeError:
-            pass
+        except FijiBridgeError:  # timed all the same, and counted
+            failures += 1
         times.append(time.perf_counter() - t)
     ms = np.array(times) * 1e3
     return {"n": len(ms), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
-            "torch_threads": unet.INFERENCE_THREADS}
+            "failures": failures, "torch_threads": unet.INFERENCE_THREADS}
 
 
 def imagej_latency(folder: Path, objects: list, n: int) -> dict:
@@ -175,11 +184,13 @@ def imagej_latency(folder: Path, objects: list, n: int) -> dict:
             out.append(time.perf_counter() - t)
         return out
 
+    failures = {"command": 0, "api": 0}
+
     def command(imp, init) -> None:
         try:
             IJ.run(imp, "Suggest Contour", "method=unet max_distance=17")
         except RuntimeError:  # "Macro canceled" after the command reported an error (no object found)
-            pass
+            failures["command"] += 1
 
     planes = {id(imp): current_plane(imp) for imp in images.values()}
 
@@ -187,11 +198,12 @@ def imagej_latency(folder: Path, objects: list, n: int) -> dict:
         try:
             suggest_contour(planes[id(imp)], init)
         except FijiBridgeError:
-            pass
+            failures["api"] += 1
 
     for imp, init in calls[:10]:
         select(imp, init)
         command(imp, init)
+    failures["command"] = 0  # count only the timed calls
     cmd_ms, api_ms = [], []
     for _ in range(2):  # interleave so that load changes hit both alike
         cmd_ms += timed(command)
@@ -201,7 +213,8 @@ def imagej_latency(folder: Path, objects: list, n: int) -> dict:
     large = _large_image_latency(bridge, folder, objects, rng, command, select)
     return {"n": len(cmd), "median_ms": float(np.median(cmd)), "p95_ms": float(np.percentile(cmd, 95)),
             "api_median_ms": float(np.median(ap)), "api_p95_ms": float(np.percentile(ap, 95)),
-            "overhead_median_ms": float(np.median(cmd) - np.median(ap)), "large": large}
+            "overhead_median_ms": float(np.median(cmd) - np.median(ap)), "large": large,
+            "failures_command": failures["command"], "failures_api": failures["api"]}
 
 
 def _large_image_latency(bridge, folder: Path, objects: list, rng: np.random.Generator, command, select,
@@ -264,21 +277,23 @@ def main(argv: list[str] | None = None) -> None:
     results = {"iou": table(rows, methods, image_kinds)}
     print(f"scored in {time.perf_counter() - t0:.0f} s\n")
     header = f"{'mean IoU':34s} {'n':>4s} {'images':>6s} " + " ".join(f"{m:>15s}" for m in ("init", *methods))
-    print(header + f"  {methods[0]} 95% interval (images redrawn)")
+    print(header + f"  {methods[0]} mean over images  {methods[0]} 95% interval (images redrawn)")
     for name, r in results["iou"].items():
         interval = r["ci95"][methods[0]]
         print(f"{name:34s} {r['n']:4d} {r['images']:6d} " + " ".join(f"{r[m]:15.3f}" for m in ("init", *methods))
+              + f"  {r['image_mean'][methods[0]]:22.3f}"
               + (f"  {interval[0]:.3f}-{interval[1]:.3f}" if interval else "  - (one image)"))
     results["latency_api"] = latency(args.val, objects, args.latency_calls, np.random.default_rng(2))
     lat = results["latency_api"]
     print(f"\nunet latency, Python API ({lat['n']} calls after warm-up, {lat['torch_threads']} torch threads): "
-          f"median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
+          f"median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms, failed calls {lat['failures']}")
     if args.imagej:
         results["latency_imagej"] = imagej_latency(args.val, objects, args.latency_calls)
         lij = results["latency_imagej"]
         print(f"unet latency, ImageJ command 'Suggest Contour' ({lij['n']} calls): median {lij['median_ms']:.1f} ms, "
               f"p95 {lij['p95_ms']:.1f} ms; same inits through the API: median {lij['api_median_ms']:.1f} ms, "
-              f"p95 {lij['api_p95_ms']:.1f} ms; command overhead (median) {lij['overhead_median_ms']:.1f} ms")
+              f"p95 {lij['api_p95_ms']:.1f} ms; command overhead (median) {lij['overhead_median_ms']:.1f} ms; "
+              f"failed calls: command {lij['failures_command']}, API {lij['failures_api']} (large image included)")
         big = lij["large"]
         print(f"unet latency, ImageJ command on a {big['side']}x{big['side']} RGB image with {big['rois']} ROIs in the "
               f"ROI Manager ({big['n']} calls): median {big['median_ms']:.1f} ms, p95 {big['p95_ms']:.1f} ms")

@@ -44,7 +44,7 @@ for fmt in ["labels", "layered", "binary", "bbox", "coco", "yolo-polygons", "yol
             f = dest / "yolo" / f"{stem}.txt" if fmt.startswith("yolo") else dest / folder[fmt] / f"{stem}{suffix[fmt]}"
             back[n] = import_annotations(f, shape=lab.shape)[0].annotations
     t2 = time.perf_counter()
-    same_obj = same_cls = same_img = 0
+    same_obj = same_cls = same_img = components = 0
     for n, lab, anns in cases:
         b = back[n]
         same_cls += sum(x.group == y.group for x, y in zip(anns, b)) if len(b) == len(anns) else 0
@@ -52,7 +52,7 @@ for fmt in ["labels", "layered", "binary", "bbox", "coco", "yolo-polygons", "yol
             same_obj += sum(bounding_box(x) == bounding_box(y) for x, y in zip(anns, b))
         elif fmt == "binary":
             same_img += np.array_equal(label_mask(b, lab.shape) > 0, lab > 0)
-            comp, k = ndimage.label(lab > 0, structure=np.ones((3, 3)))
+            components += ndimage.label(lab > 0, structure=np.ones((3, 3)))[1]
             same_obj += len(b)
         else:
             rec = label_mask(b, lab.shape, by="name" if fmt != "yolo-polygons" else "index")
@@ -60,14 +60,17 @@ for fmt in ["labels", "layered", "binary", "bbox", "coco", "yolo-polygons", "yol
             same_obj += sum(np.array_equal(rec == int(a.name), lab == int(a.name)) for a in anns)
     extra = ""
     if fmt == "coco":
-        coco = COCO.__new__(COCO); coco.dataset = json.loads((dest / "coco" / "annotations.json").read_text()); coco.createIndex() if False else None
+        coco = COCO(str(dest / "coco" / "annotations.json"))  # pycocotools loads and indexes the file
         data = coco.dataset
-        rel = []
+        by_name = {n: (lab, {a.name: a for a in anns}) for n, lab, anns in cases}
+        rel, decoded_same = [], 0
         for e in data["annotations"]:
-            img = next(i for i in data["images"] if i["id"] == e["image_id"])
-            rle = M.frPyObjects(e["segmentation"], img["height"], img["width"]) if isinstance(e["segmentation"], list) else dict(e["segmentation"], counts=e["segmentation"]["counts"].encode())
-            rle = M.merge(rle) if isinstance(rle, list) else rle
-            rel.append(abs(float(M.area(rle)) - e["area"]) / e["area"])
-        extra = f"; pycocotools area vs pixel area: max rel diff {max(rel):.4f}, RLE objects {sum(isinstance(e['segmentation'], dict) for e in data['annotations'])}"
-    what = "objects out (binary: split by 8-connectivity)" if fmt == "binary" else "objects identical"
+            lab, _ = by_name[coco.imgs[e["image_id"]]["file_name"]]
+            pixels = coco.annToMask(e).astype(bool)  # pycocotools' own decoding of polygons / RLE
+            decoded_same += np.array_equal(pixels, lab == int(e["name"]))
+            rel.append(abs(float(M.area(coco.annToRLE(e))) - e["area"]) / e["area"])
+        extra = (f"; pycocotools decodes {decoded_same}/{len(data['annotations'])} identical; area vs pixel area: "
+                 f"max rel diff {max(rel):.4f}, RLE objects {sum(isinstance(e['segmentation'], dict) for e in data['annotations'])}")
+    what = (f"objects out (binary: 8-connected components, {components} in the masks)" if fmt == "binary"
+            else "objects identical")
     print(f"{fmt:14s} export {t1-t0:5.1f}s import {t2-t1:5.1f}s | images identical {same_img}/{len(cases)} | {what} {same_obj}/{n_obj} | classes kept {same_cls}/{n_obj}{extra}")

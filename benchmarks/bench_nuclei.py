@@ -88,7 +88,7 @@ def print_table(title: str, table: dict) -> None:
 
 
 def memory_child(size: int, tta: bool) -> None:
-    """Segment a size x size mosaic of val-like content; print peak memory as JSON."""
+    """Segment a size x size mosaic of synthetic content: the bundled sample tiled; print peak memory as JSON."""
     load_model()
     rng = np.random.default_rng(0)
     from fiji_bridge.data import sample_image

@@ -7,15 +7,13 @@ import tifffile
 
 import fiji_bridge
 
-from fiji_bridge.contour import unet
 from fiji_bridge.contour.data import image_ids, load_pair
 from fiji_bridge.ij.images import numpy_to_imageplus
 from fiji_bridge.ij.rois import roi_to_annotation, rois_to_manager
 from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
 from fiji_bridge.runtime.macro import MacroError
 
-pytestmark = [pytest.mark.imagej,
-              pytest.mark.skipif(not unet.weights_path().is_file(), reason="contour model weights not trained yet")]
+pytestmark = pytest.mark.imagej
 
 
 @pytest.fixture(scope="module")

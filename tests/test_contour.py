@@ -21,8 +21,6 @@ from fiji_bridge.nucleaizer.model import UNet as NucleusUNet
 from fiji_bridge.errors import FijiBridgeError, InputError
 from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
 
-HAS_MODEL = unet.weights_path().is_file()
-needs_model = pytest.mark.skipif(not HAS_MODEL, reason="contour model weights not trained yet")
 
 
 def mask_of(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -53,7 +51,6 @@ def val_image(dsb_val) -> tuple[np.ndarray, np.ndarray]:
 
 # --- image types ----------------------------------------------------------------------------
 
-@needs_model
 def test_bit_depth_and_float_give_the_same_suggestion(val_image):
     rgb, labels = val_image
     grey = rgb[..., 0]
@@ -68,8 +65,6 @@ def test_bit_depth_and_float_give_the_same_suggestion(val_image):
 
 @pytest.mark.parametrize("method", ["unet", "region_growing", "active_contour"])
 def test_polygon_is_pixel_exact_and_touches_the_init(method, val_image):
-    if method == "unet" and not HAS_MODEL:
-        pytest.skip("contour model weights not trained yet")
     rgb, labels = val_image
     k = int(np.bincount(labels.ravel())[1:].argmax()) + 1
     init = simulate("polygon", labels == k, np.random.default_rng(5), labels.shape)
@@ -121,7 +116,6 @@ def test_crop_box_is_init_box_enlarged_by_max_distance_and_clipped():
     assert win.crop == (0, 3, 47, 57) and win.side == 54 and (win.x0, win.y0) == (-4, 3)
 
 
-@needs_model
 def test_unet_suggestion_from_the_source_region_equals_the_one_from_the_whole_image(dsb_val):
     """What the Suggest Contour command relies on to convert only a small part of a large image."""
     rng = np.random.default_rng(5)
@@ -260,7 +254,6 @@ def test_folding_batchnorm_keeps_the_outputs(make):
     assert torch.allclose(ref, folded, atol=1e-4)
 
 
-@needs_model
 def test_model_loads_once_and_stays_warm():
     model = unet.load_model()
     assert model is unet.load_model()
@@ -274,7 +267,6 @@ def test_model_loads_once_and_stays_warm():
     assert prob[inside].mean() > 0.8 and prob[~inside].mean() < 0.2
 
 
-@needs_model
 def test_trained_model_beats_the_init_and_region_growing_on_val_objects(dsb_val):
     rng = np.random.default_rng(11)
     scores = {"init": [], "unet": [], "region_growing": []}
@@ -297,7 +289,6 @@ def test_trained_model_beats_the_init_and_region_growing_on_val_objects(dsb_val)
     assert mean["unet"] >= mean["region_growing"] + 0.1, mean
 
 
-@needs_model
 def test_candidates_are_ranked_and_distinct(val_image):
     rgb, labels = val_image
     k = int(np.bincount(labels.ravel())[1:].argmax()) + 1
@@ -341,9 +332,8 @@ def test_nan_in_the_network_window_outside_the_crop_does_not_break_the_unet():
     dirty = grey.copy()
     dirty[win.y0, x0] = np.nan
     assert np.isfinite(network_input(dirty, line, False, win)).all()
-    if HAS_MODEL:
-        clean = fiji_bridge.suggest_contour(grey, line, closed=False, max_distance=5)
-        np.testing.assert_array_equal(fiji_bridge.suggest_contour(dirty, line, closed=False, max_distance=5), clean)
+    clean = fiji_bridge.suggest_contour(grey, line, closed=False, max_distance=5)
+    np.testing.assert_array_equal(fiji_bridge.suggest_contour(dirty, line, closed=False, max_distance=5), clean)
 
 
 @pytest.mark.parametrize("kwargs, words", [

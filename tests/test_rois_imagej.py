@@ -120,12 +120,15 @@ def check_random_annotations(anns: list[Annotation], shape: tuple[int, int], fol
     path = folder / "random.zip"
     write_roiset(path, anns)
     with zipfile.ZipFile(path) as zf:
+        assert len(zf.namelist()) == len(anns)
         for ann, mask, entry in zip(anns, ours, zf.namelist()):
             roi = decode_roi(zf.read(entry), entry)
             if ann.roi_type == "rectangle":  # float and empty ones too, as sub-pixel rectangles
                 assert str(roi.getTypeAsString()) == "Rectangle", ann.paths
             assert np.array_equal(imagej_mask(roi, shape), mask), (ann.roi_type, str(roi.getTypeAsString()), ann.paths)
-    for ann, mask, back in zip(anns, ours, read_roiset(path)):
+    back_all = read_roiset(path)
+    assert len(back_all) == len(anns)
+    for ann, mask, back in zip(anns, ours, back_all):
         if ann.roi_type == "rectangle":
             assert back.roi_type == "rectangle" and np.array_equal(annotation_mask(back, shape), mask), ann.paths
             assert np.allclose(back.bounds(), ann.bounds(), rtol=0, atol=1e-5), (back.paths, ann.paths)
