@@ -59,15 +59,16 @@ def coco_dataset(images: Sequence[ImageAnnotations],
         result["images"].append({"id": image_id, "file_name": item.file_name,
                                  "width": int(width), "height": int(height)})
         for ann in item.annotations:
-            outline = pixel_outline(ann, item.shape) if ann.is_area else None
-            if outline is None:
+            crop = crop_mask(ann, item.shape) if ann.is_area else None
+            if crop is None or not crop[2].any():
                 continue
+            outline = pixel_outline(ann, item.shape, crop)
             result["annotations"].append({
                 "id": len(result["annotations"]) + 1,
                 "image_id": image_id,
                 "category_id": int(ann.group),
                 "segmentation": segmentation(outline, item.shape),
-                "area": float(crop_mask(outline, item.shape)[2].sum()),
+                "area": float(crop[2].sum()),
                 "bbox": [float(v) for v in image_box(outline, item.shape)],
                 "iscrowd": 0,
                 "name": ann.name,

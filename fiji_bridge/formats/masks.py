@@ -103,11 +103,13 @@ def on_pixel_edges(ann: Annotation, shape: Shape) -> bool:
     return True
 
 
-def pixel_outline(ann: Annotation, shape: Shape) -> Annotation | None:
+def pixel_outline(ann: Annotation, shape: Shape,
+                  crop: tuple[int, int, np.ndarray] | None = None) -> Annotation | None:
     """The annotation itself when it runs along pixel edges inside the image, else the traced
     outline of the pixels ImageJ fills for it (within the image); None when it fills none.
-    Formats that rasterise outlines their own way (COCO, YOLO) then give ImageJ's pixels."""
-    y0, x0, mask = crop_mask(ann, shape)
+    Formats that rasterise outlines their own way (COCO, YOLO) then give ImageJ's pixels.
+    ``crop``: the annotation's ``crop_mask``, when the caller has it already."""
+    y0, x0, mask = crop if crop is not None else crop_mask(ann, shape)
     if not mask.any():
         return None
     if on_pixel_edges(ann, shape):

@@ -17,7 +17,7 @@ import numpy as np
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
-from fiji_bridge.formats.bbox import image_box
+from fiji_bridge.formats.bbox import fills_pixels, image_box
 from fiji_bridge.formats.classes import class_name
 from fiji_bridge.formats.masks import pixel_outline
 
@@ -45,15 +45,18 @@ def yolo_text(anns: Sequence[Annotation], shape: tuple[int, int], mode: str = "b
     scale = np.array([width, height], dtype=np.float64)
     lines = []
     for ann in anns:
-        pixels = pixel_outline(ann, shape) if ann.is_area else None
-        if pixels is None:  # no area, or no pixel inside the image
+        if not ann.is_area:
+            continue
+        if mode == "polygons" and not _inside(ann, shape):  # YOLO coordinates must lie in [0, 1]
+            ann = pixel_outline(ann, shape)
+            if ann is None:
+                continue
+        elif not fills_pixels(ann, shape):
             continue
         if mode == "boxes":
             x, y, w, h = image_box(ann, shape)
             values = [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height]
         else:
-            if not _inside(ann, shape):  # YOLO coordinates must lie in [0, 1]
-                ann = pixels
             outline = keyhole([p for p in ann.paths if len(p) >= 3] or [ann.polygon])
             values = (outline / scale).reshape(-1).tolist()
         lines.append(" ".join([str(int(ann.group)), *(f"{v:.{_DIGITS}f}" for v in values)]))
