@@ -32,10 +32,9 @@ def segment_jobs(images: Iterable[Path], outdir: Path) -> tuple[list[Job], dict[
     jobs: dict[str, Job] = {}
     rejected: dict[str, str] = {}
     for image in map(Path, images):
-        if image.stem in jobs and jobs[image.stem].source == image:
-            continue
         if image.stem in jobs:
-            rejected[str(image)] = f"same name as {jobs[image.stem].source}; outputs would collide"
+            if jobs[image.stem].source != image:
+                rejected[str(image)] = f"same name as {jobs[image.stem].source}; outputs would collide"
             continue
         jobs[image.stem] = Job(image, output_paths(image, outdir))
     return list(jobs.values()), rejected

@@ -118,11 +118,12 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
     connectivity = int(options.get("connectivity") or 8)
     imp = _current_image(image)
     shape = (int(imp.getHeight()), int(imp.getWidth())) if imp is not None else None
+    kind = detect_kind(path) if kind == "auto" and path.exists() else kind
     items = import_annotations(path, kind, shape=shape, connectivity=connectivity)
     anns = _pick_image(items, imp, path).annotations
     if not anns:
         raise InputError(f"{path} holds no objects; nothing to add")
-    if imp is not None and (kind if kind != "auto" else detect_kind(path)) == "rois":
+    if imp is not None and kind == "rois":
         _place_rois(imp, anns, path)
     elif imp is not None:
         _place_on_planes(imp, anns, path)
