@@ -8,6 +8,7 @@ from scipy import ndimage as ndi
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
+from fiji_bridge.formats.masks import shifted
 from fiji_bridge.rois.labels import annotation_mask, mask_outlines
 
 EIGHT = np.ones((3, 3), bool)
@@ -55,13 +56,12 @@ def existing_masks(existing: Sequence[np.ndarray] | np.ndarray | None, origin: t
         raise InputError(f"existing must be a list of (K, 2) polygons or an (M, K, 2) array, got {got}")
     masks = []
     for i, item in enumerate(existing):
-        ann = _existing_annotation(item, i)
-        paths = [p - origin for p in ann.paths]
-        pts = np.concatenate(paths)
+        ann = shifted(_existing_annotation(item, i), -origin[0], -origin[1])
+        pts = np.concatenate(ann.paths)
         if len(ann.polygon) < 3 or pts[:, 0].max() <= 0 or pts[:, 1].max() <= 0 \
                 or pts[:, 0].min() >= shape[1] or pts[:, 1].min() >= shape[0]:
             continue
-        m = annotation_mask(Annotation(paths[0], roi_type=ann.roi_type, subpaths=tuple(paths[1:])), shape)
+        m = annotation_mask(ann, shape)
         if m.any():
             masks.append(m)
     return masks

@@ -16,6 +16,7 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.contour.api import METHODS, suggest_contour
 from fiji_bridge.contour.crop import source_region
 from fiji_bridge.errors import InputError
+from fiji_bridge.formats.masks import shifted
 from fiji_bridge.ij.images import current_plane, current_plane_region
 from fiji_bridge.ij.positions import plane_position, plane_positions
 from fiji_bridge.ij.rois import annotation_to_roi, manager_areas_meeting, roi_to_annotation, rois_to_manager
@@ -78,8 +79,7 @@ def _options(options: dict[str, Any]) -> tuple[str, float]:
 def _existing(imp: Any, state: _Suggestion, box: tuple[int, int, int, int], offset: np.ndarray) -> list[Annotation]:
     """The ROI Manager's area ROIs (shifted by -offset) on this plane that meet ``box``, except
     the ROI being refined (the init itself) and the entry this suggestion replaces."""
-    return [Annotation(a.polygon - offset, roi_type=a.roi_type, subpaths=tuple(p - offset for p in a.subpaths))
-            for a in manager_areas_meeting(box, plane_positions(imp))
+    return [shifted(a, -offset[0], -offset[1]) for a in manager_areas_meeting(box, plane_positions(imp))
             if a.name != state.added and not np.array_equal(a.polygon, state.init)]
 
 
