@@ -14,7 +14,7 @@ from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.images import image_files, image_shape, stack_layout
 from fiji_bridge.formats.bbox import fills_pixels
 from fiji_bridge.formats.classes import groups_in
-from fiji_bridge.rois.roiset import read_roiset, slice_from_name
+from fiji_bridge.rois.roiset import plane_index, read_roiset, slice_from_name
 
 
 def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike,
@@ -103,8 +103,7 @@ def _paired(image: Path, roiset: Path) -> ImageAnnotations:
     slices, channels = stack_layout(image)
     if slices > 1:
         for ann in anns:
-            position = ann.position or slice_from_name(ann.name)
-            ann.position = (position - 1) // channels * channels + 1 if position else 0
+            ann.position = plane_index(ann.position or slice_from_name(ann.name), channels)
     return ImageAnnotations(image.name, image_shape(image), anns)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fiji_bridge.rois.roiset import plane_index
+
 
 def plane_position(imp: Any) -> int:
     """The position annotations of the displayed plane get (0 when the image has one plane)."""
@@ -30,8 +32,6 @@ def plane_positions(imp: Any) -> list[int]:
 
 
 def plane_of(imp: Any, position: int) -> int:
-    """The plane position (see ``plane_position``) of stack index ``position`` (0 stays 0)."""
-    if position <= 0 or int(imp.getNChannels()) == 1 or position > int(imp.getStackSize()):
-        return position
-    _, z, t = (int(v) for v in imp.convertIndexToPosition(int(position)))
-    return int(imp.getStackIndex(1, z, t))
+    """The plane position (see ``plane_position``) of stack index ``position`` (0 stays 0; an
+    index beyond the stack is kept as it is)."""
+    return position if position > int(imp.getStackSize()) else plane_index(position, int(imp.getNChannels()))

@@ -178,6 +178,12 @@ def slice_from_name(name: str) -> int:
     return 0
 
 
+def plane_index(position: int, channels: int) -> int:
+    """The stack index of the first channel of the (z, t) plane that holds stack index
+    ``position`` (0 stays 0): ImageJ orders a hyperstack's slices channel first."""
+    return (position - 1) // channels * channels + 1 if position > 0 else 0
+
+
 def _default_name(ann: Annotation) -> str:
     """ImageJ's label for an unnamed ROI: centre y and x as yyyy-xxxx."""
     x0, y0, x1, y1 = ann.bounds()
