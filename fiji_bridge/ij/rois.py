@@ -42,7 +42,7 @@ _TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()} | {8: "polyline"
 _MIN_POINTS = {"line": 2, "polyline": 2, "freeline": 2, "point": 1, "rectangle": 2, "oval": 2}
 _HELPER_CLASS = "fiji_bridge.RoiBridge"
 _HELPER_SOURCE = Path(__file__).resolve().parent.parent / "shims" / "RoiBridge.java"
-_HELPER_VERSION = 2  # RoiBridge.VERSION of the source next to this module
+_HELPER_VERSION = 3  # RoiBridge.VERSION of the source next to this module
 _helper_lock = threading.Lock()
 _helper_cache: list[Any] = []  # [class or None] once looked up
 
@@ -357,12 +357,12 @@ def manager_areas_meeting(box: tuple[int, int, int, int], positions: Sequence[in
     manager = _manager(create=False)
     if manager is None or manager.getCount() == 0:
         return []
-    rois, helper = manager.getRoisAsArray(), java_helper()
+    helper = java_helper()
     x0, y0, x1, y1 = (int(v) for v in box)
     if helper is not None:
-        return rois_to_annotations(helper.areasMeeting(rois, x0, y0, x1, y1, jpype.JArray(jpype.JInt)(list(positions))))
+        return rois_to_annotations(helper.areasMeeting(manager, x0, y0, x1, y1, jpype.JArray(jpype.JInt)(list(positions))))
     meeting = []
-    for roi in rois:
+    for roi in manager.getRoisAsArray():
         p, bounds = int(roi.getPosition()) or slice_from_name(str(roi.getName() or "")), roi.getBounds()
         if roi.isArea() and (p == 0 or p in positions) and bounds.x <= x1 and bounds.y <= y1 \
                 and bounds.x + bounds.width >= x0 and bounds.y + bounds.height >= y0:

@@ -28,7 +28,7 @@ import java.util.Arrays;
  */
 public final class RoiBridge {
     /** Raised with every change of a method's signature; fiji_bridge/ij/rois.py checks it. */
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
 
     private RoiBridge() {}
 
@@ -51,14 +51,16 @@ public final class RoiBridge {
     }
 
     /**
-     * The area ROIs on one of the stack {@code positions} (or on every position) whose bounds
-     * meet the box [x0, x1) x [y0, y1), widened by one pixel for sub-pixel outlines.
+     * The area ROIs of {@code manager} on one of the stack {@code positions} (or on every
+     * position) whose bounds meet the box [x0, x1) x [y0, y1), widened by one pixel for sub-pixel
+     * outlines. An ROI without a position belongs to the slice its name holds, as the ROI Manager
+     * reads it ({@code getSliceNumber}: 0002-yyyy-xxxx is slice 2).
      */
-    public static Roi[] areasMeeting(Roi[] rois, int x0, int y0, int x1, int y1, int[] positions) {
+    public static Roi[] areasMeeting(RoiManager manager, int x0, int y0, int x1, int y1, int[] positions) {
         java.util.ArrayList<Roi> out = new java.util.ArrayList<>();
-        for (Roi roi : rois) {
+        for (Roi roi : manager.getRoisAsArray()) {
             int p = roi.getPosition();
-            if (p == 0) p = sliceFromName(roi.getName());
+            if (p == 0 && roi.getName() != null) p = Math.max(manager.getSliceNumber(roi.getName()), 0);
             if (!roi.isArea() || (p != 0 && !contains(positions, p))) continue;
             java.awt.Rectangle b = roi.getBounds();
             if (b.x <= x1 && b.y <= y1 && b.x + b.width >= x0 && b.y + b.height >= y0) out.add(roi);
@@ -69,17 +71,6 @@ public final class RoiBridge {
     private static boolean contains(int[] values, int value) {
         for (int v : values) if (v == value) return true;
         return false;
-    }
-
-    /** The slice in a ROI Manager name such as 0002-0088-0107 (RoiManager.getSliceNumber), else 0. */
-    static int sliceFromName(String name) {
-        if (name == null) return 0;
-        for (int width = 4; width <= 6; width++) {
-            if (name.length() >= 3 * width + 2 && name.charAt(width) == '-' && name.charAt(2 * width + 1) == '-') {
-                return Math.max((int) ij.util.Tools.parseDouble(name.substring(0, width), 0), 0);
-            }
-        }
-        return 0;
     }
 
     /** Appends ROIs to a ROI Manager in one pass on the Java side. */
