@@ -21,7 +21,9 @@ class Annotation:
     A composite ROI (holes, several pieces, as ImageJ's ThresholdToSelection makes) keeps its
     first outline in ``polygon`` and the others in ``subpaths``; all outlines together are
     filled with the even-odd rule. ``position`` is ImageJ's 1-based stack position (0 = none),
-    ``group`` the class (0 = unclassified, 1..255), ``stroke_color`` '#RRGGBB' or '#AARRGGBB'.
+    ``hyperstack`` ImageJ's hyperstack position (channel, slice, frame; 0 = any) or None (see
+    ``fiji_bridge.rois.planes``), ``group`` the class (0 = unclassified, 1..255),
+    ``stroke_color`` '#RRGGBB' or '#AARRGGBB'.
     """
 
     polygon: np.ndarray
@@ -31,6 +33,7 @@ class Annotation:
     stroke_color: str | None = None
     roi_type: str = "polygon"
     subpaths: tuple[np.ndarray, ...] = field(default_factory=tuple)
+    hyperstack: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         self.polygon = np.asarray(self.polygon, dtype=np.float64).reshape(-1, 2)
@@ -39,6 +42,10 @@ class Annotation:
             raise ValueError(f"unknown ROI type {self.roi_type!r}; expected one of {', '.join(ROI_TYPES)}")
         if not 0 <= int(self.group) <= 255:
             raise ValueError(f"ROI group must be 0..255, got {self.group}")
+        if self.hyperstack is not None:
+            self.hyperstack = tuple(int(v) for v in self.hyperstack)
+            if len(self.hyperstack) != 3 or min(self.hyperstack) < 0:
+                raise ValueError(f"hyperstack position must be (channel, slice, frame) >= 0, got {self.hyperstack}")
 
     @property
     def paths(self) -> list[np.ndarray]:

@@ -296,7 +296,9 @@ def test_hyperstack_channels_are_one_plane_for_positions_existing_and_export(cle
                        'run("Suggest Contour", "method=unet max_distance=17 add");')
     assert _bounds(imp) != first  # the object annotated on channel 2 of this plane is taken
     plane = int(imp.getStackIndex(1, 2, 1))
-    assert [int(r.getPosition()) for r in clean_ij.RoiManager.getInstance().getRoisAsArray()] == [plane, plane]
+    # on every channel of the plane, as ImageJ's own "Add to Manager" puts them: (c, z, t) = (0, 2, 1)
+    assert [(int(r.getCPosition()), int(r.getZPosition()), int(r.getTPosition()), int(r.getPosition()))
+            for r in clean_ij.RoiManager.getInstance().getRoisAsArray()] == [(0, 2, 1, 0)] * 2
     clean_ij.run_macro(f'Stack.setPosition(1, 1, 1); makeRectangle(10, 10, 20, 20); roiManager("add");'
                        f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label");')
     written = sorted(p.name for p in (tmp_path / "out" / "labelled_masks").iterdir())

@@ -10,7 +10,9 @@ import tifffile
 
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.rois.labels import labels_to_annotations
-from fiji_bridge.rois.roiset import slice_from_name, write_roiset
+from fiji_bridge.ij.positions import plane_of
+from fiji_bridge.rois.planes import slice_from_name
+from fiji_bridge.rois.roiset import write_roiset
 from fiji_bridge.runtime.macro import MacroError
 
 pytestmark = [pytest.mark.imagej, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -225,7 +227,9 @@ def test_import_masks_puts_label_stack_slices_on_the_planes_of_a_hyperstack(clea
     clean_ij.run_macro('newImage("hs", "8-bit black", 40, 40, 2, 3, 1);')  # 2 channels x 3 z
     clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "z.tif"} kind=auto connectivity=8");')
     imp = clean_ij.WindowManager.getCurrentImage()
-    assert [a.position for a in rois_from_manager(clean_ij)] == [int(imp.getStackIndex(1, z, 1)) for z in (1, 1, 2, 2, 3, 3)]
+    # on every channel of plane z: ImageJ's hyperstack position (0, z, 1)
+    assert [a.hyperstack for a in rois_from_manager(clean_ij)] == [(0, z, 1) for z in (1, 1, 2, 2, 3, 3)]
+    assert [plane_of(imp, a) for a in rois_from_manager(clean_ij)] == [int(imp.getStackIndex(1, z, 1)) for z in (1, 1, 2, 2, 3, 3)]
 
 
 def test_import_masks_of_an_roi_file_keeps_stack_positions_and_slice_names(clean_ij, tmp_path):
@@ -239,7 +243,7 @@ def test_import_masks_of_an_roi_file_keeps_stack_positions_and_slice_names(clean
     clean_ij.run_macro('newImage("hs", "8-bit black", 40, 40, 2, 3, 1); Stack.setPosition(2, 1, 1);')
     clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "r_ROIs.zip"} kind=auto connectivity=8");')
     imp = clean_ij.WindowManager.getCurrentImage()
-    assert [a.position for a in rois_from_manager(clean_ij)] == [int(imp.getStackIndex(1, z, 1)) for z in (2, 3, 1)]
+    assert [a.hyperstack for a in rois_from_manager(clean_ij)] == [(0, z, 1) for z in (2, 3, 1)]
     write_roiset(tmp_path / "far_ROIs.zip", [Annotation(square, name="0009-0005-0005")])
-    with pytest.raises(MacroError, match='ROI 0009-0005-0005 is on slice 9, but "hs" has 6 slices'):
+    with pytest.raises(MacroError, match=r'ROI 0009-0005-0005 is on slice 9, but "hs" has 2 channel\(s\), 3 slice\(s\) and 1 frame\(s\)'):
         clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "far_ROIs.zip"} kind=auto connectivity=8");')

@@ -81,6 +81,19 @@ def test_stack_all_slices_positions(clean_ij, dsb_val):
     assert np.array_equal(_labels_from(anns, planes[1].shape), segment_nuclei(planes[1]))
 
 
+def test_hyperstack_rois_show_on_every_channel_of_their_plane(clean_ij, dsb_val):
+    grey = _val_image(dsb_val, FLUO)[:, :, 0]
+    imp = _show(np.stack([np.stack([grey, grey // 2])] * 2), dims=("z", "c", "y", "x"), title="zc")
+    clean_ij.run_macro('run("Segment Nuclei", "diameter=0 output=[ROI Manager] slices=all clear");')
+    manager = clean_ij.RoiManager.getInstance()
+    positions = {(int(r.getCPosition()), int(r.getZPosition()), int(r.getTPosition()), int(r.getPosition()))
+                 for r in manager.getRoisAsArray()}
+    assert positions == {(0, 1, 1, 0), (0, 2, 1, 0)}  # ImageJ draws them on channel 1 and 2 alike
+    anns = [a for a in rois_from_manager(clean_ij) if a.hyperstack == (0, 2, 1)]
+    assert np.array_equal(_labels_from(anns, grey.shape), segment_nuclei(np.stack([grey, grey // 2], axis=-1)))
+    assert imp.getNChannels() == 2
+
+
 def test_macro_replay_gives_the_same_rois(clean_ij, dsb_val):
     grey = _val_image(dsb_val, OTHERS[0])[:, :, 0]
     _show(grey)

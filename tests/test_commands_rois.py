@@ -101,6 +101,20 @@ def test_stacks_keep_slice_positions(clean_ij):
     np.testing.assert_array_equal(imageplus_to_numpy(clean_ij.WindowManager.getCurrentImage()), stack)
 
 
+def test_rois_to_labels_of_a_hyperstack_gives_one_slice_per_plane(clean_ij):
+    """ROIs on any channel of a (z, t) plane, by stack index, hyperstack position or slice name,
+    go to that plane's label slice."""
+    clean_ij.run_macro('newImage("hs", "8-bit black", 30, 20, 2, 3, 1);'
+                       'Stack.setPosition(2, 2, 1); makeRectangle(2, 2, 4, 4); run("Add to Manager");'  # (c, z, t)
+                       'Stack.setPosition(1, 3, 1); makeRectangle(10, 2, 4, 4); roiManager("add");'  # name only
+                       'roiManager("select", 0); roiManager("rename", "0007"); roiManager("deselect");'
+                       'Stack.setPosition(2, 1, 1); makeRectangle(20, 2, 4, 4); roiManager("add");'  # 0002-0004-0022
+                       'run("ROIs to Labels", "output=16-bit values=name");')
+    labels = imageplus_to_numpy(clean_ij.WindowManager.getCurrentImage())
+    assert labels.shape == (3, 20, 30)
+    assert [sorted(set(np.unique(plane).tolist()) - {0}) for plane in labels] == [[2], [7], [5]]
+
+
 def _dialog(title: str) -> Any:
     Window, GenericDialog = JClass("java.awt.Window"), JClass("ij.gui.GenericDialog")
     for window in Window.getWindows():

@@ -180,10 +180,12 @@ def test_export_of_a_hyperstack_gives_one_file_per_plane(tmp_path, capsys):
     square = [(2, 2), (8, 2), (8, 8), (2, 8)]
     anns = [Annotation(square, name="0001", position=3),  # z 2, channel 1
             Annotation([(x + 20, y) for x, y in square], name="0002", position=4),  # z 2, channel 2
-            Annotation([(x, y + 20) for x, y in square], name="0006-0023-0005")]  # ROI Manager Add at z 3, channel 2
+            Annotation([(x, y + 20) for x, y in square], name="0006-0023-0005"),  # ROI Manager Add at z 3, channel 2
+            Annotation([(x + 20, y + 20) for x, y in square], name="renamed", hyperstack=(2, 3, 1)),  # "Add to Manager" at z 3
+            Annotation([(x + 10, y + 10) for x, y in square], name="z 1", hyperstack=(0, 1, 1))]
     write_roiset(tmp_path / "hs_ROIs.zip", anns)
     assert main(["export", str(tmp_path / "hs_ROIs.zip"), "--image", str(tmp_path / "hs.tif"),
                  "--format", "labels", "-o", str(tmp_path / "out")]) == 0
     folder = tmp_path / "out" / "labelled_masks"
-    assert sorted(p.name for p in folder.iterdir()) == ["hs-0003.tiff", "hs-0005.tiff"]
-    assert tifffile.imread(folder / "hs-0003.tiff").max() == 2 and tifffile.imread(folder / "hs-0005.tiff").max() == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["hs-0001.tiff", "hs-0003.tiff", "hs-0005.tiff"]
+    assert [tifffile.imread(folder / f"hs-{n:04d}.tiff").max() for n in (1, 3, 5)] == [1, 2, 2]

@@ -123,11 +123,33 @@ def test_manager_areas_meeting_a_box_on_a_slice(clean_ij, conversion_path):
             Annotation(np.array([[40, 40], [45, 45]], float), roi_type="line", name="a line"),
             Annotation(square(200, 200), name="far")]
     rois.rois_to_manager(clean_ij, anns, clear=True)
-    found = rois.manager_areas_meeting((20, 20, 50, 50), positions=[2])
+    stack = numpy_to_imageplus(np.zeros((3, 300, 300), np.uint8), dims=("z", "y", "x"))
+    stack.setSlice(2)
+    found = rois.manager_areas_meeting((20, 20, 50, 50), stack)
     assert [a.name for a in found] == ["sub-pixel, touches the box edge", "this slice"]
-    assert [a.name for a in rois.manager_areas_meeting((0, 0, 300, 300), positions=[])] == ["left", "sub-pixel, touches the box edge", "far"]
+    single = numpy_to_imageplus(np.zeros((300, 300), np.uint8))
+    assert [a.name for a in rois.manager_areas_meeting((0, 0, 300, 300), single)] == ["left", "sub-pixel, touches the box edge", "far"]
     rois.rois_to_manager(clean_ij, [], clear=True)
-    assert rois.manager_areas_meeting((0, 0, 300, 300), positions=[]) == []
+    assert rois.manager_areas_meeting((0, 0, 300, 300), single) == []
+
+
+def test_manager_areas_meeting_on_a_hyperstack_plane(clean_ij, conversion_path):
+    """Hyperstack positions count as ImageJ shows them: slice and frame the plane's or 0."""
+    square = np.array([[40, 40], [50, 40], [50, 50], [40, 50]], float)
+    anns = [Annotation(square, name="this plane", hyperstack=(0, 2, 3)),
+            Annotation(square, name="channel 2 of this plane", hyperstack=(2, 2, 3)),
+            Annotation(square, name="every slice of frame 3", hyperstack=(0, 0, 3)),
+            Annotation(square, name="other slice", hyperstack=(0, 1, 3)),
+            Annotation(square, name="other frame", hyperstack=(0, 2, 1)),
+            Annotation(square, name="stack index of channel 2 here", position=2 * 4 * 2 + 2 * 1 + 2),
+            Annotation(square, name="stack index elsewhere", position=1)]
+    rois.rois_to_manager(clean_ij, anns, clear=True)
+    assert [a.hyperstack for a in rois.rois_from_manager(clean_ij)][:5] == [a.hyperstack for a in anns[:5]]
+    hyperstack = numpy_to_imageplus(np.zeros((3, 4, 2, 100, 100), np.uint8), dims=("t", "z", "c", "y", "x"))
+    hyperstack.setPosition(1, 2, 3)
+    found = rois.manager_areas_meeting((0, 0, 100, 100), hyperstack)
+    assert [a.name for a in found] == ["this plane", "channel 2 of this plane", "every slice of frame 3",
+                                       "stack index of channel 2 here"]
 
 
 def test_filling_and_emptying_the_shown_manager_never_breaks_its_repaint(clean_ij, capfd):
@@ -209,3 +231,21 @@ def test_only_the_helper_of_this_version_is_used(bridge):
         VERSION = rois._HELPER_VERSION - 1
 
     assert rois._current(OlderBuild) is None and rois._current(rois.java_helper()) is not None
+
+
+def test_hyperstack_positions_travel_both_ways_through_roisets(clean_ij, tmp_path):
+    """ImageJ's "Add to Manager" (key t) on a hyperstack gives a (c, z, t) position; that survives a
+    RoiSet.zip saved by ImageJ and read by fiji_bridge, and one written by fiji_bridge and opened by
+    ImageJ. (The macro's roiManager("add") gives no position, only the stack index in the name.)"""
+    clean_ij.run_macro('newImage("hs", "8-bit black", 60, 60, 2, 4, 3); Stack.setPosition(2, 3, 2);'
+                       'makeRectangle(5, 5, 10, 10); run("Add to Manager"); roiManager("select", 0);'
+                       'roiManager("rename", "0001");'
+                       f'roiManager("deselect"); roiManager("save", "{tmp_path / "imagej.zip"}");')
+    (saved,) = read_roiset(tmp_path / "imagej.zip")
+    assert (saved.name, saved.position, saved.hyperstack) == ("0001", 0, (2, 3, 2))
+    saved.name, saved.hyperstack = "0002", (0, 4, 3)
+    write_roiset(tmp_path / "ours.zip", [saved])
+    clean_ij.run_macro(f'roiManager("reset"); roiManager("open", "{tmp_path / "ours.zip"}");')
+    roi = clean_ij.RoiManager.getInstance().getRoi(0)
+    assert bool(roi.hasHyperStackPosition())
+    assert (int(roi.getCPosition()), int(roi.getZPosition()), int(roi.getTPosition())) == (0, 4, 3)

@@ -83,6 +83,23 @@ def test_channel_option_and_missing_input(tmp_path, greys, capsys):
     assert np.array_equal(labels, segment_nuclei(greys[0], diameter=15))
 
 
+def test_rois_of_a_hyperstack_with_channels_land_on_its_planes(tmp_path, greys):
+    """Planes of a 2-channel z-stack are stack indices 1 and 3 in ImageJ; the ROIs get those and the
+    hyperstack position (0, z, 1), so ImageJ shows them on both channels of their plane, and an
+    export against the image puts them back on their planes."""
+    hyper = np.stack([np.stack([np.zeros_like(g), g]) for g in greys[:2]])  # Z, C, Y, X; nuclei in channel 2
+    tifffile.imwrite(tmp_path / "zc.tif", hyper, imagej=True, metadata={"axes": "ZCYX"})
+    assert main(["segment", str(tmp_path / "zc.tif"), "--channel", "2", "-o", str(tmp_path), *ONE_WORKER]) == 0
+    anns = read_roiset(tmp_path / "zc_ROIs.zip")
+    assert {(a.position, a.hyperstack) for a in anns} == {(1, (0, 1, 1)), (3, (0, 2, 1))}
+    labels = tifffile.imread(tmp_path / "zc_labels.tif")
+    assert main(["export", str(tmp_path / "zc_ROIs.zip"), "--image", str(tmp_path / "zc.tif"),
+                 "--format", "labels", "-o", str(tmp_path / "out")]) == 0
+    for z, plane in ((0, 1), (1, 3)):
+        exported = tifffile.imread(tmp_path / "out" / "labelled_masks" / f"zc-{plane:04d}.tiff")
+        assert np.array_equal(exported > 0, labels[z] > 0) and labels[z].max() > 10
+
+
 @pytest.mark.parametrize("suffix", [".tif", ".png"])
 def test_channel_picks_an_rgb_sample_and_refuses_a_missing_one(tmp_path, greys, suffix):
     rgb = np.zeros((*greys[0].shape, 3), np.uint8)

@@ -11,10 +11,11 @@ from fiji_bridge.formats import annotatorj, coco
 from fiji_bridge.formats.annotatorj import EXPORT_FORMATS
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.coco import ImageAnnotations
-from fiji_bridge.formats.images import image_files, image_shape, stack_layout
+from fiji_bridge.formats.images import image_files, image_shape, stack_dims
 from fiji_bridge.formats.bbox import fills_pixels
 from fiji_bridge.formats.classes import groups_in
-from fiji_bridge.rois.roiset import plane_index, read_roiset, slice_from_name
+from fiji_bridge.rois.planes import plane_of
+from fiji_bridge.rois.roiset import read_roiset
 
 
 def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike,
@@ -96,14 +97,15 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
 
 
 def _paired(image: Path, roiset: Path) -> ImageAnnotations:
-    """An image with the ROIs of its zip. On a stack, an ROI without a position that ImageJ's
-    ROI Manager named after its slice (``0002-yyyy-xxxx``) belongs to that slice; on a hyperstack
-    with channels, an ROI on any channel of a (z, t) plane belongs to the plane (its first channel)."""
+    """An image with the ROIs of its zip. On a stack, an ROI with a hyperstack position belongs
+    to its (z, t) plane, and an ROI without a position that ImageJ's ROI Manager named after its
+    slice (``0002-yyyy-xxxx``) to that slice; on a hyperstack with channels, an ROI on any channel
+    of a plane belongs to the plane (its first channel). See ``fiji_bridge.rois.planes``."""
     anns = read_roiset(roiset)
-    slices, channels = stack_layout(image)
-    if slices > 1:
+    dims = stack_dims(image)
+    if dims.size > 1:
         for ann in anns:
-            ann.position = plane_index(ann.position or slice_from_name(ann.name), channels)
+            ann.position = plane_of(ann, dims)
     return ImageAnnotations(image.name, image_shape(image), anns)
 
 

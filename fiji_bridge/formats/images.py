@@ -11,6 +11,7 @@ import tifffile
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.atomic import WriteBatch
+from fiji_bridge.rois.planes import StackDims
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -45,18 +46,19 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
         raise InputError(f"cannot read image {path}: {exc}") from exc
 
 
-def stack_layout(path: str | os.PathLike) -> tuple[int, int]:
-    """(stack slices, channels) of an image file as ImageJ opens it: every 2-D plane is a slice
-    (channels, Z, T); the channels of a hyperstack are its ``C`` axis."""
+def stack_dims(path: str | os.PathLike) -> StackDims:
+    """Channels, slices and frames of an image file as ImageJ opens it: a TIFF's ``C`` axis are
+    its channels and ``T`` its frames; every other axis (Z, pages) counts as slices."""
     path = Path(path)
     if path.suffix.lower() not in TIFF_SUFFIXES:
-        return 1, 1
+        return StackDims()
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             sizes = dict(zip(series.axes, series.shape))
-            slices = int(np.prod([n for a, n in sizes.items() if a not in "YXS"], dtype=np.int64))
-            return slices * (len(tif.series) if _pages_as_series(tif) else 1), int(sizes.get("C", 1))
+            slices = int(np.prod([n for a, n in sizes.items() if a not in "YXSCT"], dtype=np.int64))
+            slices *= len(tif.series) if _pages_as_series(tif) else 1
+            return StackDims(int(sizes.get("C", 1)), slices, int(sizes.get("T", 1)))
     except Exception as exc:
         raise InputError(f"cannot read image {path}: {exc}") from exc
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
@@ -116,15 +117,14 @@ def pixel_outline(ann: Annotation, shape: Shape,
         return ann
     traced = shifted(labels_to_annotations(mask.astype(np.uint8))[0], x0, y0)
     traced.name, traced.group, traced.position, traced.stroke_color = ann.name, ann.group, ann.position, ann.stroke_color
+    traced.hyperstack = ann.hyperstack
     return traced
 
 
 def shifted(ann: Annotation, dx: float, dy: float) -> Annotation:
     """A copy of the annotation moved by (dx, dy)."""
     offset = np.array([dx, dy])
-    return Annotation(ann.polygon + offset, name=ann.name, group=ann.group, position=ann.position,
-                      stroke_color=ann.stroke_color, roi_type=ann.roi_type,
-                      subpaths=tuple(p + offset for p in ann.subpaths))
+    return replace(ann, polygon=ann.polygon + offset, subpaths=tuple(p + offset for p in ann.subpaths))
 
 
 def annotations_from_labels(labels: np.ndarray, *, position: int = 0) -> list[Annotation]:

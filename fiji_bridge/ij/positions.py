@@ -1,16 +1,23 @@
-"""Stack positions of annotations on ImageJ stacks and hyperstacks.
+"""Stack positions of annotations on ImageJ stacks and hyperstacks (rules in ``fiji_bridge.rois.planes``).
 
 An annotation's ``position`` is ImageJ's 1-based stack index (0 = none, as on a single image).
 On a hyperstack with channels, the channels are the colours of one (z, t) plane, so an
 annotation belongs to the plane: fiji_bridge gives it the index of the plane's first channel
-(``getStackIndex(1, z, t)``), whichever channel is displayed, and treats an ROI placed on any
-channel of the plane as belonging to it.
+(``getStackIndex(1, z, t)``) and the hyperstack position (0, z, t), which ImageJ shows on every
+channel, and treats an ROI placed on any channel of the plane as belonging to it.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from fiji_bridge.rois.roiset import plane_index
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.rois import planes
+from fiji_bridge.rois.planes import StackDims
+
+
+def stack_dims(imp: Any) -> StackDims:
+    """Channels, slices and frames of an ImagePlus."""
+    return StackDims(int(imp.getNChannels()), int(imp.getNSlices()), int(imp.getNFrames()))
 
 
 def plane_position(imp: Any) -> int:
@@ -31,7 +38,12 @@ def plane_positions(imp: Any) -> list[int]:
     return [first + c for c in range(int(imp.getNChannels()))]
 
 
-def plane_of(imp: Any, position: int) -> int:
-    """The plane position (see ``plane_position``) of stack index ``position`` (0 stays 0; an
-    index beyond the stack is kept as it is)."""
-    return position if position > int(imp.getStackSize()) else plane_index(position, int(imp.getNChannels()))
+def plane_of(imp: Any, ann: Annotation) -> int:
+    """The plane of ``ann`` on ``imp`` (see ``fiji_bridge.rois.planes.plane_of``)."""
+    return planes.plane_of(ann, stack_dims(imp))
+
+
+def place(imp: Any, ann: Annotation, position: int | None = None) -> None:
+    """Put ``ann`` on the plane of stack index ``position`` of ``imp`` (default: the displayed
+    plane), with the hyperstack position ImageJ shows on all of the plane's channels."""
+    planes.place(ann, plane_position(imp) if position is None else position, stack_dims(imp))

@@ -9,8 +9,7 @@ which is about ten times slower but gives identical ROIs.
 Geometry follows fiji_bridge.rois.roiset: rectangles are their 4 corners, ovals the integer
 outline of the pixels ImageJ's OvalRoi covers, lines their 2 end points, composite
 (ShapeRoi) outlines ``polygon`` + ``subpaths`` filled even-odd. Kept per ROI: name, group,
-position (ImageJ's single stack position; hyperstack c/z/t positions are not kept) and
-stroke colour.
+position (ImageJ's stack index), hyperstack position (channel, slice, frame) and stroke colour.
 """
 from __future__ import annotations
 
@@ -30,7 +29,9 @@ import numpy as np
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError, RuntimeNotAvailable
 from fiji_bridge.ij.images import from_java_array, to_java_array
-from fiji_bridge.rois.roiset import oval_outline, slice_from_name, write_roiset
+from fiji_bridge.ij.positions import plane_positions
+from fiji_bridge.rois.planes import slice_from_name
+from fiji_bridge.rois.roiset import oval_outline, write_roiset
 from fiji_bridge.runtime.event_thread import on_event_thread
 
 # ImageJ's Roi type codes
@@ -42,7 +43,7 @@ _TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()} | {8: "polyline"
 _MIN_POINTS = {"line": 2, "polyline": 2, "freeline": 2, "point": 1, "rectangle": 2, "oval": 2}
 _HELPER_CLASS = "fiji_bridge.RoiBridge"
 _HELPER_SOURCE = Path(__file__).resolve().parent.parent / "shims" / "RoiBridge.java"
-_HELPER_VERSION = 3  # RoiBridge.VERSION of the source next to this module
+_HELPER_VERSION = 4  # RoiBridge.VERSION of the source next to this module
 _helper_lock = threading.Lock()
 _helper_cache: list[Any] = []  # [class or None] once looked up
 
@@ -127,6 +128,8 @@ def _roi_with_properties(ann: Annotation) -> Any:
         roi.setGroup(int(ann.group))
     if ann.position:
         roi.setPosition(int(ann.position))
+    if ann.hyperstack is not None and max(ann.hyperstack) > 0:
+        roi.setPosition(*(int(v) for v in ann.hyperstack))
     if ann.stroke_color is not None:
         roi.setStrokeColor(jpype.JClass("java.awt.Color")(jpype.JInt(_argb(ann, 0)), True))
     elif ann.group:
@@ -178,7 +181,14 @@ def roi_to_annotation(roi: Any) -> Annotation:
     color = roi.getStrokeColor()
     return Annotation(paths[0], subpaths=tuple(paths[1:]), roi_type=roi_type, name=str(roi.getName() or ""),
                       group=int(roi.getGroup()), position=int(roi.getPosition()),
+                      hyperstack=_hyperstack(roi),
                       stroke_color=None if color is None else _hex(int(color.getRGB())))
+
+
+def _hyperstack(roi: Any) -> tuple[int, int, int] | None:
+    """(channel, slice, frame) of an ROI with a hyperstack position other than (0, 0, 0), else None."""
+    ctz = (int(roi.getCPosition()), int(roi.getZPosition()), int(roi.getTPosition()))
+    return ctz if roi.hasHyperStackPosition() and max(ctz) > 0 else None
 
 
 def _shape_paths(roi: Any) -> list[np.ndarray]:
@@ -230,8 +240,9 @@ def _unpack(packed: Any) -> list[Annotation]:
     names = str(packed[5]).split("\0")
     groups = from_java_array(packed[6], np.int32)
     positions = from_java_array(packed[7], np.int32)
-    colors = from_java_array(packed[8], np.int32)
-    has_color = np.asarray(packed[9], dtype=bool)
+    hyperstacks = from_java_array(packed[8], np.int32).reshape(-1, 3)
+    colors = from_java_array(packed[9], np.int32)
+    has_color = np.asarray(packed[10], dtype=bool)
     xy = np.stack([xs, ys], axis=1)
     paths = np.split(xy, path_starts[1:-1])
     anns = []
@@ -243,6 +254,7 @@ def _unpack(packed: Any) -> list[Annotation]:
             mine = [oval_outline(int(x0), int(y0), int(x1 - x0), int(y1 - y0))]
         anns.append(Annotation(mine[0], subpaths=tuple(mine[1:]), roi_type=roi_type, name=names[i],
                                group=int(groups[i]), position=int(positions[i]),
+                               hyperstack=tuple(hyperstacks[i].tolist()) if hyperstacks[i].any() else None,
                                stroke_color=_hex(int(colors[i])) if has_color[i] else None))
     return anns
 
@@ -295,7 +307,8 @@ class _Batch:
         return [xs, ys, to_java_array(path_starts),
                 to_java_array(roi_paths), ints([TYPE_CODES[a.roi_type] for a in anns]),
                 jpype.JString("\0".join(a.name for a in anns)), ints([a.group for a in anns]),
-                ints([a.position for a in anns]), to_java_array(self.colors),
+                ints([a.position for a in anns]),
+                ints([v for a in anns for v in (a.hyperstack or (0, 0, 0))]), to_java_array(self.colors),
                 jpype.JArray(jpype.JBoolean)(self.has_color)]
 
 
@@ -336,7 +349,8 @@ def _manager(create: bool) -> Any:
 
 def rois_from_manager(bridge: Any = None) -> list[Annotation]:
     """All ROIs of ImageJ's ROI Manager as annotations, in list order ([] when none is open).
-    An ROI without a position whose name holds a slice (``slice_from_name``) gets that slice.
+    An ROI without a stack or hyperstack position whose name holds a slice (``slice_from_name``)
+    gets that slice. ``fiji_bridge.ij.positions.plane_of`` gives an ROI's plane on an image.
 
     ``bridge`` is the running fiji_bridge Bridge (the JVM must be started).
     """
@@ -345,29 +359,43 @@ def rois_from_manager(bridge: Any = None) -> list[Annotation]:
         return []
     anns = rois_to_annotations(manager.getRoisAsArray())
     for ann in anns:
-        ann.position = ann.position or slice_from_name(ann.name)
+        if ann.hyperstack is None:
+            ann.position = ann.position or slice_from_name(ann.name)
     return anns
 
 
-def manager_areas_meeting(box: tuple[int, int, int, int], positions: Sequence[int]) -> list[Annotation]:
-    """The ROI Manager's area ROIs on one of the stack ``positions`` (or on all) whose bounds meet
-    ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. An ROI without a position whose
-    name holds a slice belongs to that slice. Only those ROIs are converted, so the cost stays
-    small in a ROI Manager holding thousands of annotations."""
+def manager_areas_meeting(box: tuple[int, int, int, int], imp: Any) -> list[Annotation]:
+    """The ROI Manager's area ROIs on the displayed plane of ``imp`` (or on every plane) whose
+    bounds meet ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. An ROI is on the plane
+    when its stack index is one of the plane's channels; with a hyperstack position, when its
+    slice and frame are the plane's or 0 (as ImageJ shows it); with neither, when its name holds
+    the plane's slice or no slice. Only those ROIs are converted, so the cost stays small in a
+    ROI Manager holding thousands of annotations."""
     manager = _manager(create=False)
     if manager is None or manager.getCount() == 0:
         return []
     helper = java_helper()
     x0, y0, x1, y1 = (int(v) for v in box)
+    positions, z, t = plane_positions(imp), int(imp.getSlice()), int(imp.getFrame())
     if helper is not None:
-        return rois_to_annotations(helper.areasMeeting(manager, x0, y0, x1, y1, jpype.JArray(jpype.JInt)(list(positions))))
+        return rois_to_annotations(helper.areasMeeting(manager, x0, y0, x1, y1,
+                                                       jpype.JArray(jpype.JInt)(positions), z, t))
     meeting = []
     for roi in manager.getRoisAsArray():
-        p, bounds = int(roi.getPosition()) or slice_from_name(str(roi.getName() or "")), roi.getBounds()
-        if roi.isArea() and (p == 0 or p in positions) and bounds.x <= x1 and bounds.y <= y1 \
+        bounds = roi.getBounds()
+        if roi.isArea() and _on_plane(roi, positions, z, t) and bounds.x <= x1 and bounds.y <= y1 \
                 and bounds.x + bounds.width >= x0 and bounds.y + bounds.height >= y0:
             meeting.append(roi)
     return rois_to_annotations(meeting)
+
+
+def _on_plane(roi: Any, positions: list[int], z: int, t: int) -> bool:
+    """RoiBridge.onPlane for the JPype path."""
+    p = int(roi.getPosition())
+    if p == 0 and roi.hasHyperStackPosition():
+        return int(roi.getZPosition()) in (0, z) and int(roi.getTPosition()) in (0, t)
+    p = p or slice_from_name(str(roi.getName() or ""))
+    return p == 0 or p in positions
 
 
 def rois_to_manager(bridge: Any, anns: Sequence[Annotation], *, clear: bool = False) -> int:

@@ -5,6 +5,9 @@ Planes of a TIFF (ImageJ hyperstacks included): a colour axis ``S`` (RGB samples
 first 3), unless ``channel`` picks one channel (1-based; of C, or else of the RGB samples). Every other axis (Z, T, ...) is
 iterated: each slice is segmented on its own and the label image keeps those axes. ROIs of
 slice n (1-based, in stack order) get ``position = n``; a single 2-D image gives position 0.
+On a TIFF with channels (C) and several planes, the ROIs belong to the image's (z, t) plane as
+ImageJ numbers it: the stack index of the plane's first channel and the hyperstack position
+(0, z, t), which ImageJ shows on every channel (see ``fiji_bridge.rois.planes``).
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image, read_tiff
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.rois.labels import labels_to_annotations
+from fiji_bridge.annotation import Annotation
+from fiji_bridge.rois import planes as stack_planes
+from fiji_bridge.rois.planes import StackDims
 from fiji_bridge.rois.roiset import write_roiset
 
 SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
@@ -32,6 +38,22 @@ class Planes:
     data: np.ndarray
     stack_shape: tuple[int, ...]
     stack_axes: str
+    channels: int = 1  # the file's C axis, picked from or not
+
+    def place(self, anns: list[Annotation], index: int) -> None:
+        """Put the annotations of plane ``index`` (0-based) on that plane of the source image."""
+        if self.channels == 1:
+            for ann in anns:
+                ann.position = index + 1
+            return
+        where = dict(zip(self.stack_axes, np.unravel_index(index, self.stack_shape)))
+        others = [(a, n) for a, n in zip(self.stack_axes, self.stack_shape) if a != "T"]
+        z = int(np.ravel_multi_index([int(where[a]) for a, _ in others], [n for _, n in others])) if others else 0
+        frames = dict(zip(self.stack_axes, self.stack_shape)).get("T", 1)
+        dims = StackDims(self.channels, int(np.prod([n for _, n in others], dtype=np.int64)), frames)
+        position = (int(where.get("T", 0)) * dims.slices + z) * self.channels + 1
+        for ann in anns:
+            stack_planes.place(ann, position, dims)
 
 
 def _colour_last(data: np.ndarray, axes: str, channel: int | None, path: Path) -> tuple[np.ndarray, str]:
@@ -73,6 +95,7 @@ def read_planes(path: str | os.PathLike, *, channel: int | None = None) -> Plane
             raise InputError(f"{path}: not a 2-D image (shape {data.shape})")
     if "Y" not in axes or "X" not in axes:
         raise InputError(f"{path}: no Y and X axes in the image (axes {axes})")
+    channels = data.shape[axes.index("C")] if "C" in axes else 1
     data, axes = _colour_last(data, axes, channel, path)
     colour = axes[-1] if axes[-1] in "CS" else ""
     plane_axes = "YX" + colour
@@ -80,7 +103,7 @@ def read_planes(path: str | os.PathLike, *, channel: int | None = None) -> Plane
     order = [axes.index(a) for a in stack_axes + plane_axes]
     data = np.transpose(data, order)
     stack_shape = data.shape[: len(stack_axes)]
-    return Planes(data.reshape((-1,) + data.shape[len(stack_axes) :]), tuple(stack_shape), stack_axes)
+    return Planes(data.reshape((-1,) + data.shape[len(stack_axes) :]), tuple(stack_shape), stack_axes, channels)
 
 
 def output_paths(path: str | os.PathLike, outdir: str | os.PathLike) -> tuple[Path, Path]:
@@ -111,8 +134,11 @@ def segment_file(
     stack = np.stack([lab.astype(dtype) for lab in labels])
     stacked = len(labels) > 1 or planes.stack_axes != ""
     annotations = []
-    for index, lab in enumerate(labels, start=1):
-        annotations += labels_to_annotations(lab, position=index if stacked else 0)
+    for index, lab in enumerate(labels):
+        plane = labels_to_annotations(lab)
+        if stacked:
+            planes.place(plane, index)
+        annotations += plane
     axes, shape = _imagej_axes(planes.stack_axes, planes.stack_shape)
     image = stack.reshape(shape + stack.shape[1:]) if stacked else stack[0]
     labels_path, rois_path = output_paths(path, outdir)

@@ -7,6 +7,10 @@ two stages (seeds and foreground first, then sizes and merging around the best o
 every setting and the best one are printed.
 
     python -m fiji_bridge.nucleaizer.tune --data ../shared/data/dsb2018 [--write]
+
+Val is thereby not held out for the post-processing. ``--cross-validate ROUNDS`` measures what
+that costs: the same search on half of val, scored on the other half (two-fold, ROUNDS random
+splits), against the shipped settings on the same halves.
 """
 from __future__ import annotations
 
@@ -56,10 +60,64 @@ def val_maps(data: Path, model: NucleusModel) -> list[tuple[np.ndarray, np.ndarr
     return out
 
 
-def score(cached: list[tuple[np.ndarray, np.ndarray, float]], params: PostProcessing) -> tuple[float, float]:
-    """Mean DSB score and mean AP(0.5) over the cached val maps."""
-    scores = [image_scores(truth, maps_to_labels(maps, params, 1 / scale**2)) for maps, truth, scale in cached]
-    return float(np.mean([s["dsb"] for s in scores])), float(np.mean([s["ap50"] for s in scores]))
+class Scores:
+    """Per-image DSB score and AP(0.5) of post-processing settings on the cached val maps, each
+    setting computed once."""
+
+    def __init__(self, cached: list[tuple[np.ndarray, np.ndarray, float]]):
+        self.cached = cached
+        self._per_image: dict[str, np.ndarray] = {}
+
+    def per_image(self, params: PostProcessing) -> np.ndarray:
+        """(images, 2): DSB score and AP(0.5) of each image."""
+        key = repr(params)
+        if key not in self._per_image:
+            scores = [image_scores(truth, maps_to_labels(maps, params, 1 / scale**2)) for maps, truth, scale in self.cached]
+            self._per_image[key] = np.array([[s["dsb"], s["ap50"]] for s in scores])
+        return self._per_image[key]
+
+    def mean(self, params: PostProcessing, images: np.ndarray | None = None) -> tuple[float, float]:
+        """Mean DSB score and mean AP(0.5) over ``images`` (indices; default all)."""
+        rows = self.per_image(params) if images is None else self.per_image(params)[images]
+        return float(rows[:, 0].mean()), float(rows[:, 1].mean())
+
+
+def best_settings(scores: Scores, images: np.ndarray | None = None, verbose: bool = True) -> PostProcessing:
+    """The settings with the best mean DSB score on ``images``, searched in the two ``STAGES``
+    (each stage around the best of the one before), starting from the shipped settings."""
+    best = POSTPROCESSING
+    for stage in STAGES:
+        results = []
+        for values in itertools.product(*stage.values()):
+            params = replace(best, **dict(zip(stage, values)))
+            if params.seed_source == "boundary" and params.seed_threshold < 0.4:
+                continue
+            dsb, ap50 = scores.mean(params, images)
+            results.append((dsb, ap50, params))
+            if verbose:
+                print(f"dsb={dsb:.4f} ap50={ap50:.4f} {params}", flush=True)
+        dsb, ap50, best = max(results, key=lambda r: r[0])
+        if verbose:
+            print(f"best after stage: dsb={dsb:.4f} ap50={ap50:.4f} {best}", flush=True)
+    return best
+
+
+def cross_validate(scores: Scores, rounds: int) -> None:
+    """How optimistic tuning on val is: in each round the val images are split in two random
+    halves; settings tuned on one half are scored on the other, and the other way round. Prints
+    the held-out DSB score of each, and their mean next to the shipped settings' on the same halves."""
+    n = len(scores.cached)
+    held_out, shipped = [], []
+    for round_ in range(rounds):
+        order = np.random.default_rng(round_).permutation(n)
+        for tuned_on, scored_on in ((order[: n // 2], order[n // 2 :]), (order[n // 2 :], order[: n // 2])):
+            params = best_settings(scores, np.sort(tuned_on), verbose=False)
+            held_out.append(scores.mean(params, np.sort(scored_on))[0])
+            shipped.append(scores.mean(POSTPROCESSING, np.sort(scored_on))[0])
+            print(f"round {round_}: tuned on {len(tuned_on)} images, held-out dsb={held_out[-1]:.4f} "
+                  f"(shipped settings {shipped[-1]:.4f}) {params}", flush=True)
+    print(f"mean held-out dsb={np.mean(held_out):.4f}, shipped settings on the same halves "
+          f"{np.mean(shipped):.4f}: tuning on val adds {np.mean(shipped) - np.mean(held_out):+.4f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,14 +128,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="nucleus diameters (px) to try as the inference scale")
     parser.add_argument("--write", action="store_true",
                         help="store the best diameter as inference_diameter in the weights file")
+    parser.add_argument("--cross-validate", type=int, default=0, metavar="ROUNDS",
+                        help="instead of tuning: estimate how optimistic the val score of tuned settings "
+                             "is, with ROUNDS random two-fold splits of val at the weights' own diameter")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     model = load_model(args.weights)
+    if args.cross_validate:
+        cross_validate(Scores(val_maps(args.data, model)), args.cross_validate)
+        return
     by_diameter, scores = {}, {}
     for diameter in args.diameters:
         model.target_diameter = diameter
-        by_diameter[diameter] = val_maps(args.data, model)
-        scores[diameter] = score(by_diameter[diameter], POSTPROCESSING)
+        by_diameter[diameter] = Scores(val_maps(args.data, model))
+        scores[diameter] = by_diameter[diameter].mean(POSTPROCESSING)
         print(f"inference diameter {diameter:g} px: dsb={scores[diameter][0]:.4f} ap50={scores[diameter][1]:.4f}", flush=True)
     best_diameter = max(scores, key=lambda d: scores[d][0])
     print(f"best inference diameter: {best_diameter:g} px", flush=True)
@@ -87,19 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         saved["config"]["inference_diameter"] = best_diameter
         save_atomic(saved, path)
         print(f"wrote inference_diameter={best_diameter:g} to {path}", flush=True)
-    cached = by_diameter[best_diameter]
-    best = POSTPROCESSING
-    for stage in STAGES:
-        results = []
-        for values in itertools.product(*stage.values()):
-            params = replace(best, **dict(zip(stage, values)))
-            if params.seed_source == "boundary" and params.seed_threshold < 0.4:
-                continue
-            dsb, ap50 = score(cached, params)
-            results.append((dsb, ap50, params))
-            print(f"dsb={dsb:.4f} ap50={ap50:.4f} {params}", flush=True)
-        dsb, ap50, best = max(results, key=lambda r: r[0])
-        print(f"best after stage: dsb={dsb:.4f} ap50={ap50:.4f} {best}", flush=True)
+    best_settings(by_diameter[best_diameter])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Read and write ImageJ ROI files (.roi) and ROI Manager sets (RoiSet.zip) with roifile."""
 from __future__ import annotations
 
-import math
 import os
 import zipfile
 from collections import Counter
@@ -68,6 +67,7 @@ def _to_annotation(roi: ImagejRoi, fallback_name: str) -> Annotation:
     common = dict(
         name=roi.name or fallback_name, group=int(roi.group) if 0 <= roi.group <= 255 else 0,
         position=int(roi.position), stroke_color=_color_to_hex(roi.stroke_color),
+        hyperstack=_hyperstack(roi),
     )
     if roi.roitype == ROI_TYPE.RECT and roi.composite:
         paths = [_open_path(p) for p in ImagejRoi.path2coords(roi.multi_coordinates)]
@@ -92,6 +92,12 @@ def _to_annotation(roi: ImagejRoi, fallback_name: str) -> Annotation:
             raise InputError(f"{roi.roitype.name.lower()} ROI has no coordinates")
         return Annotation(coords, roi_type=_POLYGON_TYPES[roi.roitype], **common)
     raise InputError(f"ROI type {roi.roitype.name} is not supported")
+
+
+def _hyperstack(roi: ImagejRoi) -> tuple[int, int, int] | None:
+    """(channel, slice, frame) when the ROI has a hyperstack position, as ImageJ's RoiDecoder reads it."""
+    ctz = (int(roi.c_position), int(roi.z_position), int(roi.t_position))
+    return ctz if max(ctz) > 0 else None
 
 
 def _open_path(points: np.ndarray) -> np.ndarray:
@@ -162,28 +168,6 @@ def _unique_names(anns: Sequence[Annotation]) -> list[str]:
     return names
 
 
-def slice_from_name(name: str) -> int:
-    """The stack slice an ROI Manager name such as ``0002-0088-0107`` stands for, else 0.
-
-    ImageJ 1.x's ROI Manager adds an ROI drawn on a stack with position 0 and the slice in its
-    name, and treats it as belonging to that slice (``RoiManager.getSliceNumber``, mirrored here
-    and in RoiBridge.java)."""
-    for width in (4, 5, 6):
-        if len(name) >= 3 * width + 2 and name[width] == "-" and name[2 * width + 1] == "-":
-            try:
-                value = float(name[:width]) if "_" not in name[:width] else math.nan
-            except ValueError:
-                return 0
-            return 0 if math.isnan(value) else int(min(max(value, 0), 2**31 - 1))  # Java's (int) cast
-    return 0
-
-
-def plane_index(position: int, channels: int) -> int:
-    """The stack index of the first channel of the (z, t) plane that holds stack index
-    ``position`` (0 stays 0): ImageJ orders a hyperstack's slices channel first."""
-    return (position - 1) // channels * channels + 1 if position > 0 else 0
-
-
 def _default_name(ann: Annotation) -> str:
     """ImageJ's label for an unnamed ROI: centre y and x as yyyy-xxxx."""
     x0, y0, x1, y1 = ann.bounds()
@@ -200,6 +184,8 @@ def _to_roi(ann: Annotation) -> ImagejRoi:
     roi.name = ann.name
     roi.group = int(ann.group)
     roi.position = int(ann.position)
+    if ann.hyperstack is not None:  # ImageJ reads these over ``position``; others read ``position``
+        roi.c_position, roi.z_position, roi.t_position = ann.hyperstack
     if ann.stroke_color is not None:
         roi.stroke_color = _hex_to_color(ann.stroke_color, ann.name)
     return roi

@@ -24,17 +24,20 @@ import java.util.Arrays;
  * doubles so rectangles, ovals and lines get ImageJ's double arithmetic (as the per-ROI JPype
  * fallback does); polygon vertices become floats, as in ImageJ. Types are ImageJ's Roi
  * type codes. Names travel as one String joined with '\0'. Colours are ARGB ints, used where
- * hasColor is true. One call per batch keeps the Python/Java crossing count constant.
+ * hasColor is true. Hyperstack positions travel as (channel, slice, frame) triples in one int[]
+ * of 3 per ROI, used where the channel, slice or frame is above 0 (then ImageJ ignores the
+ * plain position). One call per batch keeps the Python/Java crossing count constant.
  */
 public final class RoiBridge {
     /** Raised with every change of a method's signature; fiji_bridge/ij/rois.py checks it. */
-    public static final int VERSION = 3;
+    public static final int VERSION = 4;
 
     private RoiBridge() {}
 
     /** Builds one ROI per entry of the packed arrays. */
     public static Roi[] build(double[] xs, double[] ys, int[] pathStarts, int[] roiPaths, int[] types,
-                              String names, int[] groups, int[] positions, int[] colors, boolean[] hasColor) {
+                              String names, int[] groups, int[] positions, int[] hyperstacks,
+                              int[] colors, boolean[] hasColor) {
         int n = types.length;
         String[] nameList = splitNames(names, n);
         Roi[] rois = new Roi[n];
@@ -43,6 +46,8 @@ public final class RoiBridge {
             if (!nameList[i].isEmpty()) roi.setName(nameList[i]);
             if (groups[i] != 0) roi.setGroup(groups[i]);
             if (positions[i] != 0) roi.setPosition(positions[i]);
+            int c = hyperstacks[3 * i], z = hyperstacks[3 * i + 1], t = hyperstacks[3 * i + 2];
+            if (c > 0 || z > 0 || t > 0) roi.setPosition(c, z, t);
             if (hasColor[i]) roi.setStrokeColor(new Color(colors[i], true));
             else if (groups[i] != 0) roi.setStrokeColor(null);  // setGroup paints the group colour
             rois[i] = roi;
@@ -51,21 +56,32 @@ public final class RoiBridge {
     }
 
     /**
-     * The area ROIs of {@code manager} on one of the stack {@code positions} (or on every
-     * position) whose bounds meet the box [x0, x1) x [y0, y1), widened by one pixel for sub-pixel
-     * outlines. An ROI without a position belongs to the slice its name holds, as the ROI Manager
+     * The area ROIs of {@code manager} on the plane (z = {@code slice}, t = {@code frame}) whose
+     * stack indices are {@code positions} (or on every plane) whose bounds meet the box
+     * [x0, x1) x [y0, y1), widened by one pixel for sub-pixel outlines. An ROI with a hyperstack
+     * position is on the plane when its slice and frame are that plane's or 0, as ImageJ shows
+     * it; an ROI without any position belongs to the slice its name holds, as the ROI Manager
      * reads it ({@code getSliceNumber}: 0002-yyyy-xxxx is slice 2).
      */
-    public static Roi[] areasMeeting(RoiManager manager, int x0, int y0, int x1, int y1, int[] positions) {
+    public static Roi[] areasMeeting(RoiManager manager, int x0, int y0, int x1, int y1, int[] positions,
+                                     int slice, int frame) {
         java.util.ArrayList<Roi> out = new java.util.ArrayList<>();
         for (Roi roi : manager.getRoisAsArray()) {
-            int p = roi.getPosition();
-            if (p == 0 && roi.getName() != null) p = Math.max(manager.getSliceNumber(roi.getName()), 0);
-            if (!roi.isArea() || (p != 0 && !contains(positions, p))) continue;
+            if (!roi.isArea() || !onPlane(manager, roi, positions, slice, frame)) continue;
             java.awt.Rectangle b = roi.getBounds();
             if (b.x <= x1 && b.y <= y1 && b.x + b.width >= x0 && b.y + b.height >= y0) out.add(roi);
         }
         return out.toArray(new Roi[0]);
+    }
+
+    private static boolean onPlane(RoiManager manager, Roi roi, int[] positions, int slice, int frame) {
+        int p = roi.getPosition();
+        if (p == 0 && roi.hasHyperStackPosition()) {
+            int z = roi.getZPosition(), t = roi.getTPosition();
+            return (z == 0 || z == slice) && (t == 0 || t == frame);
+        }
+        if (p == 0 && roi.getName() != null) p = Math.max(manager.getSliceNumber(roi.getName()), 0);
+        return p == 0 || contains(positions, p);
     }
 
     private static boolean contains(int[] values, int value) {
@@ -80,13 +96,15 @@ public final class RoiBridge {
 
     /**
      * Packs ROIs into arrays: {double[] xs, double[] ys, int[] pathStarts, int[] roiPaths,
-     * int[] types, String names, int[] groups, int[] positions, int[] colors, boolean[] hasColor}.
+     * int[] types, String names, int[] groups, int[] positions, int[] hyperstacks, int[] colors,
+     * boolean[] hasColor}.
      */
     public static Object[] pack(Roi[] rois) {
         int n = rois.length;
         DoubleBuf x = new DoubleBuf(), y = new DoubleBuf();
         IntBuf pathStarts = new IntBuf();
         int[] roiPaths = new int[n + 1], types = new int[n], groups = new int[n], positions = new int[n], colors = new int[n];
+        int[] hyperstacks = new int[3 * n];
         boolean[] hasColor = new boolean[n];
         StringBuilder names = new StringBuilder();
         for (int i = 0; i < n; i++) {
@@ -99,13 +117,18 @@ public final class RoiBridge {
             if (name != null) names.append(name);
             groups[i] = roi.getGroup();
             positions[i] = roi.getPosition();
+            if (roi.hasHyperStackPosition()) {
+                hyperstacks[3 * i] = roi.getCPosition();
+                hyperstacks[3 * i + 1] = roi.getZPosition();
+                hyperstacks[3 * i + 2] = roi.getTPosition();
+            }
             Color c = roi.getStrokeColor();
             if (c != null) { hasColor[i] = true; colors[i] = c.getRGB(); }
         }
         roiPaths[n] = pathStarts.size;
         pathStarts.add(x.size);
         return new Object[] {x.toArray(), y.toArray(), pathStarts.toArray(), roiPaths, types,
-                             names.toString(), groups, positions, colors, hasColor};
+                             names.toString(), groups, positions, hyperstacks, colors, hasColor};
     }
 
     private static String[] splitNames(String names, int n) {

@@ -18,7 +18,7 @@ from fiji_bridge.contour.crop import source_region
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.masks import shifted
 from fiji_bridge.ij.images import current_plane, current_plane_region
-from fiji_bridge.ij.positions import plane_position, plane_positions
+from fiji_bridge.ij.positions import place, plane_position
 from fiji_bridge.ij.rois import annotation_to_roi, manager_areas_meeting, roi_to_annotation, rois_to_manager
 from fiji_bridge.service.commands import command
 from fiji_bridge.runtime.event_thread import on_event_thread
@@ -79,7 +79,7 @@ def _options(options: dict[str, Any]) -> tuple[str, float]:
 def _existing(imp: Any, state: _Suggestion, box: tuple[int, int, int, int], offset: np.ndarray) -> list[Annotation]:
     """The ROI Manager's area ROIs (shifted by -offset) on this plane that meet ``box``, except
     the ROI being refined (the init itself) and the entry this suggestion replaces."""
-    return [shifted(a, -offset[0], -offset[1]) for a in manager_areas_meeting(box, plane_positions(imp))
+    return [shifted(a, -offset[0], -offset[1]) for a in manager_areas_meeting(box, imp)
             if a.name != state.added and not np.array_equal(a.polygon, state.init)]
 
 
@@ -92,12 +92,6 @@ def _source(imp: Any, state: _Suggestion) -> tuple[np.ndarray, np.ndarray, tuple
         if box[2] > box[0] and box[3] > box[1]:  # else the init misses the image: the API says so
             return current_plane_region(imp, box), np.array(box[:2], np.float64), box
     return current_plane(imp), np.zeros(2), (0, 0, width, height)
-
-
-def _show(imp: Any, outline: np.ndarray, group: int, position: int) -> Any:
-    roi = annotation_to_roi(Annotation(outline, roi_type="traced", group=group, position=position))
-    imp.setRoi(roi)
-    return roi
 
 
 def _next_name(manager: Any) -> str:
@@ -132,8 +126,9 @@ def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, 
                               closed=state.closed, existing=_existing(imp, state, box, offset),
                               candidate=state.candidate) + offset
     state.outline = outline
-    _show(imp, outline, state.group, state.position)
-    ann = Annotation(outline, group=state.group, position=state.position, roi_type="traced")
+    ann = Annotation(outline, group=state.group, roi_type="traced")
+    place(imp, ann, state.position)
+    imp.setRoi(annotation_to_roi(ann))
     if not (state.added and _replace_in_manager(state.added, ann)):
         state.added = _add_to_manager(bridge, ann) if add else ""
     with _last_lock:
@@ -182,6 +177,6 @@ def accept(bridge: Any, image: Any = None, **options: Any) -> str:
     if not ann.is_area:
         raise InputError(f"Accept Contour adds outlines; the selection is a {ann.roi_type}: "
                          "run Suggest Contour on it first")
-    ann.position = plane_position(imp)
+    place(imp, ann)
     ann.stroke_color = None
     return _add_to_manager(bridge, ann)

@@ -21,9 +21,9 @@ from fiji_bridge.formats.exports import (export_annotations, left_out, pair_rois
 from fiji_bridge.formats.imports import IMPORT_KINDS, detect_kind, import_annotations
 from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
-from fiji_bridge.ij.positions import plane_of, plane_position
+from fiji_bridge.ij.positions import place, plane_of
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
-from fiji_bridge.rois.roiset import slice_from_name
+from fiji_bridge.rois.planes import slice_from_name
 from fiji_bridge.service.commands import command
 from fiji_bridge.service.options import flag
 
@@ -94,12 +94,12 @@ def _log_skipped(skipped: list[str]) -> None:
 def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
     """The image with its ROIs; a stack with ROIs on several slices gives one item per slice
     (``<title>-NNNN``, see ``per_slice``). On a hyperstack with channels ROIs on any channel
-    of a plane belong to that plane (``fiji_bridge.ij.positions``)."""
+    of a plane, or with a hyperstack position, belong to that plane (``fiji_bridge.ij.positions``)."""
     item = ImageAnnotations(str(imp.getTitle()), (int(imp.getHeight()), int(imp.getWidth())), anns)
     if imp.getStackSize() == 1:
         return [item]
     for ann in anns:
-        ann.position = plane_of(imp, ann.position)
+        ann.position = plane_of(imp, ann)
     return per_slice(item)
 
 
@@ -132,17 +132,32 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
 
 
 def _place_rois(imp: Any, anns: list[Annotation], path: Path) -> None:
-    """ROIs of an ROI file keep their stack positions (or the slice in an ImageJ name such as
-    0002-yyyy-xxxx), snapped to their (z, t) plane; ROIs without one go to the displayed plane.
-    On a stack, an ROI beyond its last slice is refused."""
+    """ROIs of an ROI file keep their stack or hyperstack positions (or the slice in an ImageJ
+    name such as 0002-yyyy-xxxx), snapped to their (z, t) plane; ROIs without one go to the
+    displayed plane. On a stack, an ROI beyond its last slice is refused."""
     if imp.getStackSize() == 1:
         return
     for ann in anns:
-        position = ann.position or slice_from_name(ann.name)
-        if position > int(imp.getStackSize()):
-            raise InputError(f"{path}: ROI {ann.name} is on slice {position}, but \"{imp.getTitle()}\" has "
-                             f"{imp.getStackSize()} slices; open the image it was drawn on")
-        ann.position = plane_of(imp, position) if position else plane_position(imp)
+        plane = plane_of(imp, ann)
+        if plane > int(imp.getStackSize()):
+            where = f"at {_ctz(ann.hyperstack)}" if ann.hyperstack else \
+                f"on slice {ann.position or slice_from_name(ann.name)}"
+            raise InputError(f"{path}: ROI {ann.name} is {where}, but \"{imp.getTitle()}\" has "
+                             f"{_extent(imp)}; open the image it was drawn on")
+        if plane:
+            place(imp, ann, plane)
+        elif ann.hyperstack is None:  # a hyperstack position on any slice or frame stays as it is
+            place(imp, ann)
+
+
+def _ctz(ctz: tuple[int, int, int]) -> str:
+    return "channel {}, slice {}, frame {}".format(*ctz)
+
+
+def _extent(imp: Any) -> str:
+    if imp.isHyperStack() or imp.getNChannels() > 1:
+        return f"{imp.getNChannels()} channel(s), {imp.getNSlices()} slice(s) and {imp.getNFrames()} frame(s)"
+    return f"{imp.getStackSize()} slices"
 
 
 def _place_on_planes(imp: Any, anns: list[Annotation], path: Path) -> None:
@@ -159,9 +174,9 @@ def _place_on_planes(imp: Any, anns: list[Annotation], path: Path) -> None:
     for ann in anns:
         if ann.position:
             z, t = (ann.position - 1) % nz + 1, (ann.position - 1) // nz + 1
-            ann.position = int(imp.getStackIndex(1, z, t))
+            place(imp, ann, int(imp.getStackIndex(1, z, t)))
         else:
-            ann.position = plane_position(imp)
+            place(imp, ann)
 
 
 def _pick_image(items: list[ImageAnnotations], imp: Any, path: Path) -> ImageAnnotations:

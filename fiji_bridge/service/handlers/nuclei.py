@@ -17,7 +17,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
-from fiji_bridge.ij.positions import plane_position
+from fiji_bridge.ij.positions import place, plane_position
 from fiji_bridge.ij.rois import annotations_to_overlay, store_annotations
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.nucleaizer.preprocess import check_image, is_constant
@@ -121,6 +121,8 @@ def segment(bridge: Any, image: Any = None, **options: Any) -> int:
         result.show()
         return count
     anns = [ann for (position, _), lab in zip(planes, labels) for ann in labels_to_annotations(lab, position=position)]
+    for ann in anns:
+        place(imp, ann, ann.position)  # on a hyperstack with channels: every channel of the plane
     if output == "overlay":
         annotations_to_overlay(imp, anns, clear=clear)
     else:

@@ -13,6 +13,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
+from fiji_bridge.ij.positions import plane_of
 from fiji_bridge.ij.rois import rois_from_manager, store_annotations
 from fiji_bridge.rois.labels import annotations_to_labels, labels_to_annotations
 from fiji_bridge.service.commands import command
@@ -81,7 +82,9 @@ def rois_to_labels(bridge: Any, image: Any = None, **options: Any) -> Any:
     Options: ``output`` "16-bit" (default) or "32-bit"; ``values`` "index" (ROI i gets i + 1,
     later ROIs over earlier ones) or "name" (the integer in the ROI name; others get max + 1).
     The size (and stack size) is the current image's; without one, the ROIs' extent.
-    ROIs with a stack position go to that slice, others to every slice.
+    ROIs with a stack position go to that slice, others to every slice. On a hyperstack with
+    channels the labels have one slice per (z, t) plane, and an ROI on any channel of a plane
+    (or with a hyperstack position) goes to that plane's slice.
     """
     output = choice(options, "output", ("16-bit", "32-bit"))
     values_from = choice(options, "values", ("index", "name"))
@@ -99,9 +102,10 @@ def rois_to_labels(bridge: Any, image: Any = None, **options: Any) -> Any:
                          + ("choose output=32-bit" if output == "16-bit" else "use fewer ROIs"))
     template = image if image is not None else jpype.JClass("ij.WindowManager").getCurrentImage()
     height, width, depth = _output_size(template, anns)
+    slices = _label_slices(template, anns)
     stack = np.zeros((depth, height, width), dtype=np.uint16 if output == "16-bit" else np.float32)
     for z in range(depth):
-        chosen = [i for i, ann in enumerate(anns) if ann.position in (0, z + 1) or depth == 1]
+        chosen = [i for i, k in enumerate(slices) if k in (0, z + 1) or depth == 1]
         if chosen:
             stack[z] = annotations_to_labels([anns[i] for i in chosen], (height, width), values=values[chosen])
     base = str(template.getShortTitle()) if template is not None else "ROIs"
@@ -128,9 +132,19 @@ def _label_values(anns: list[Any], values_from: str) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
+def _label_slices(template: Any, anns: list[Any]) -> list[int]:
+    """The label slice (1-based; 0 = every slice) of each ROI: its (z, t) plane's number on the
+    template, else its stack position."""
+    if template is None:
+        return [a.position for a in anns]
+    channels = int(template.getNChannels())
+    return [(p - 1) // channels + 1 if p > 0 else 0 for p in (plane_of(template, a) for a in anns)]
+
+
 def _output_size(template: Any, anns: list[Any]) -> tuple[int, int, int]:
     if template is not None:
-        return int(template.getHeight()), int(template.getWidth()), int(template.getStackSize())
+        planes = int(template.getStackSize()) // int(template.getNChannels())
+        return int(template.getHeight()), int(template.getWidth()), planes
     x1 = max(a.bounds()[2] for a in anns)
     y1 = max(a.bounds()[3] for a in anns)
     depth = max(1, max(a.position for a in anns))

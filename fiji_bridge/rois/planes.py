@@ -1,0 +1,90 @@
+"""Which (z, t) plane of an ImageJ stack or hyperstack an annotation belongs to (pure Python).
+
+ImageJ numbers the 2-D slices of a stack 1..n (the stack index), a hyperstack's channel first,
+then z, then t. An ROI says where it lies in one of three ways:
+- a hyperstack position (``Annotation.hyperstack`` = (channel, slice, frame), 0 = any), which
+  ImageJ's "Add to Manager" gives ROIs drawn on a hyperstack, and which ImageJ reads before
+  the stack index when a .roi file holds both;
+- a stack index (``Annotation.position``);
+- neither, with the slice in its name (``0002-yyyy-xxxx``), as the ROI Manager adds ROIs on a
+  plain stack.
+
+fiji_bridge treats the channels of a (z, t) plane as one plane: an annotation's plane is the
+stack index of the plane's first channel, and ROIs it places on a hyperstack with channels get
+the hyperstack position (0, z, t), which ImageJ shows on every channel of the plane.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from fiji_bridge.annotation import Annotation
+
+
+@dataclass(frozen=True)
+class StackDims:
+    """Channels, slices (z) and frames (t) of an image; a single image is (1, 1, 1)."""
+
+    channels: int = 1
+    slices: int = 1
+    frames: int = 1
+
+    @property
+    def size(self) -> int:
+        """Number of 2-D slices (stack indices 1..size)."""
+        return self.channels * self.slices * self.frames
+
+
+def slice_from_name(name: str) -> int:
+    """The stack slice an ROI Manager name such as ``0002-0088-0107`` stands for, else 0.
+
+    ImageJ 1.x's ROI Manager adds an ROI drawn on a stack with position 0 and the slice in its
+    name, and treats it as belonging to that slice (``RoiManager.getSliceNumber``, mirrored here)."""
+    for width in (4, 5, 6):
+        if len(name) >= 3 * width + 2 and name[width] == "-" and name[2 * width + 1] == "-":
+            try:
+                value = float(name[:width]) if "_" not in name[:width] else math.nan
+            except ValueError:
+                return 0
+            return 0 if math.isnan(value) else int(min(max(value, 0), 2**31 - 1))  # Java's (int) cast
+    return 0
+
+
+def plane_index(position: int, channels: int) -> int:
+    """The stack index of the first channel of the (z, t) plane that holds stack index
+    ``position`` (0 stays 0): ImageJ orders a hyperstack's slices channel first."""
+    return (position - 1) // channels * channels + 1 if position > 0 else 0
+
+
+def plane_of(ann: Annotation, dims: StackDims) -> int:
+    """The plane ``ann`` belongs to on an image of ``dims``: the stack index of the plane's first
+    channel, 0 for every plane (no position, or a hyperstack position with slice or frame 0 on an
+    image with several), or a number beyond ``dims.size`` for a position the image does not have.
+    As in ImageJ, a hyperstack position wins over a stack index, which wins over the slice in the
+    name."""
+    if ann.hyperstack is not None:
+        _, z, t = ann.hyperstack
+        z = z or (1 if dims.slices == 1 else 0)
+        t = t or (1 if dims.frames == 1 else 0)
+        if not z or not t:
+            return 0
+        if z > dims.slices or t > dims.frames:
+            return dims.size + 1
+        return ((t - 1) * dims.slices + z - 1) * dims.channels + 1
+    position = ann.position or slice_from_name(ann.name)
+    return position if position > dims.size else plane_index(position, dims.channels)
+
+
+def hyperstack_position(position: int, dims: StackDims) -> tuple[int, int, int] | None:
+    """(0, z, t) for stack index ``position`` on a hyperstack with channels and several planes:
+    the ROI shows on every channel of its plane. None elsewhere (a stack index says it all)."""
+    if dims.channels == 1 or dims.size == dims.channels or not 0 < position <= dims.size:
+        return None
+    plane = (position - 1) // dims.channels
+    return (0, plane % dims.slices + 1, plane // dims.slices + 1)
+
+
+def place(ann: Annotation, position: int, dims: StackDims) -> None:
+    """Put ``ann`` on the plane of stack index ``position`` (0: every plane) of an image of ``dims``."""
+    ann.position = plane_index(position, dims.channels) if 0 < position <= dims.size else position
+    ann.hyperstack = hyperstack_position(ann.position, dims)
