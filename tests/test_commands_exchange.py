@@ -45,6 +45,14 @@ def test_export_annotations_from_the_roi_manager(clean_ij, val_case, tmp_path):
         clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label");')
 
 
+def test_a_title_with_slashes_is_one_file_name(clean_ij, val_case, tmp_path):
+    image, labels, anns = val_case
+    clean_ij.run_macro(f'open("{image}"); rename("cells 1/2");')
+    rois_to_manager(clean_ij, anns)
+    clean_ij.run_macro(f'run("Export Annotations", "source=[ROI Manager] output={tmp_path}/out label");')
+    assert [p.name for p in (tmp_path / "out" / "labelled_masks").glob("*.tiff")] == ["cells 1_2.tiff"]
+
+
 def test_export_annotations_from_a_folder_then_import_masks_keeps_names_and_classes(clean_ij, val_case, tmp_path):
     image, labels, anns = val_case
     write_roiset(image.parent / f"{image.stem}_ROIs.zip", anns)

@@ -95,7 +95,8 @@ def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
     """The image with its ROIs; a stack with ROIs on several slices gives one item per slice
     (``<title>-NNNN``, see ``per_slice``). On a hyperstack with channels ROIs on any channel
     of a plane, or with a hyperstack position, belong to that plane (``fiji_bridge.ij.positions``)."""
-    item = ImageAnnotations(str(imp.getTitle()), (int(imp.getHeight()), int(imp.getWidth())), anns)
+    title = str(imp.getTitle()).replace("/", "_").replace("\\", "_")  # a title, not a path: "a 1/2" -> "a 1_2"
+    item = ImageAnnotations(title, (int(imp.getHeight()), int(imp.getWidth())), anns)
     if imp.getStackSize() == 1:
         return [item]
     for ann in anns:
