@@ -139,6 +139,22 @@ def test_killed_batch_resumes_to_the_outputs_of_an_uninterrupted_run(images, ref
         [f"{s}_labels.tif" for s in stems] + [f"{s}_ROIs.zip" for s in stems] + [SUMMARY_NAME])
 
 
+def test_ctrl_c_in_a_terminal_stops_the_batch_with_one_line(images, tmp_path):
+    """Ctrl-C in a terminal signals every process of the command, its worker processes too: one
+    "interrupted" line and status 130, no traceback from the workers; the summary says so."""
+    outdir = tmp_path / "out"
+    cli = [sys.executable, "-m", "fiji_bridge.cli.main", "segment", str(images), "-o", str(outdir), "--workers", "2"]
+    run = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + CLI_TIMEOUT_S
+    while not list(outdir.glob("*_ROIs.zip")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole process group
+    err = run.communicate(timeout=CLI_TIMEOUT_S)[1]
+    assert run.returncode == 130
+    assert "Traceback" not in err and err.rstrip().endswith("fiji-bridge segment: interrupted")
+    assert _summary(outdir)["status"] == "interrupted"
+
+
 def test_other_options_on_a_finished_folder_are_refused(reference, images):
     result = _segment(images, "-o", reference[2], "--diameter", 25)
     assert result.returncode == 1

@@ -171,6 +171,8 @@ def make_client(scheduler: str | None = None, workers: int | None = None) -> Any
     import dask
     from distributed import Client, LocalCluster
 
+    from fiji_bridge.batch.worker_signals import IgnoreCtrlC
+
     if scheduler:
         try:
             client = Client(scheduler, timeout="30s")
@@ -192,7 +194,9 @@ def make_client(scheduler: str | None = None, workers: int | None = None) -> Any
             # no dashboard; the scheduler's small HTTP server on a free local port, not on 8787
             scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         )
-    return Client(cluster)
+    client = Client(cluster)
+    client.register_plugin(IgnoreCtrlC())
+    return client
 
 
 def close_client(client: Any) -> None:

@@ -41,7 +41,7 @@ def _start(fiji: str | None, headless: bool):
 
 
 def run_macro_command(args: argparse.Namespace) -> int:
-    from fiji_bridge.runtime.macro import LogTail, MacroError, run_macro
+    from fiji_bridge.runtime.macro import LogTail, MacroError, jvm_running, run_macro
 
     if not args.file.is_file():
         raise InputError(f"Macro file not found: {args.file}")
@@ -55,6 +55,7 @@ def run_macro_command(args: argparse.Namespace) -> int:
         print(f"{args.file}: {exc}", file=sys.stderr)
         status = 1
     finally:
-        tail.poll()
-        bridge.shutdown()
+        if jvm_running():  # else Ctrl-C stopped it, and the Log is gone with it
+            tail.poll()
+            bridge.shutdown()
     return status

@@ -49,8 +49,10 @@ def run_gui(args: argparse.Namespace) -> int:
     install(args.fiji)
     bridge = fiji_bridge.start(args.fiji, mode="gui")
     print(f"{bridge.flavour} {bridge.imagej_version()} is running with fiji_bridge; close ImageJ to stop.")
-    bridge.wait_until_closed()
-    bridge.shutdown()
+    try:
+        bridge.wait_until_closed()
+    finally:  # also on Ctrl-C: ImageJ's windows would keep Java, and so this process, alive
+        bridge.shutdown()
     return 0
 
 

@@ -14,6 +14,18 @@ MODES = ("headless", "interactive", "gui")
 _HEAP = re.compile(r"^\d+[kKmMgG]?$")
 
 
+_python_handles_ctrl_c = False
+
+
+def let_python_handle_ctrl_c() -> None:
+    """Have Ctrl-C raise KeyboardInterrupt in Python instead of halting the process from Java
+    (JPype's default outside interactive sessions), for the JVM started next with ImageJ 1.x.
+    Only for programs whose main thread polls, as the CLI's commands do: a Python call blocked
+    in Java or in a long sleep sees the KeyboardInterrupt only when it returns."""
+    global _python_handles_ctrl_c
+    _python_handles_ctrl_c = True
+
+
 def heap_size() -> str:
     """The -Xmx value: FIJI_BRIDGE_HEAP (e.g. '8g'), else half of the physical memory."""
     wanted = os.environ.get("FIJI_BRIDGE_HEAP")
@@ -49,7 +61,8 @@ def start_imagej1(jars: ImageJ1Jars, mode: str, home: Path, extra_classpath: lis
     import jpype
 
     try:
-        jpype.startJVM(*imagej1_options(mode, home), classpath=[*jars.classpath(), *map(str, extra_classpath)], convertStrings=False)
+        jpype.startJVM(*imagej1_options(mode, home), classpath=[*jars.classpath(), *map(str, extra_classpath)],
+                       convertStrings=False, **({"interrupt": False} if _python_handles_ctrl_c else {}))
     except (OSError, jpype.JVMNotFoundException) as exc:
         raise RuntimeNotAvailable(f"Java could not be started ({exc}). Install a JDK with: {APT_HINT}") from exc
 

@@ -9,6 +9,7 @@ from typing import Any
 from fiji_bridge.errors import FijiBridgeError
 
 _POLL_S = 0.05
+_ABORT_WAIT_S = 5.0  # how long an aborted macro may take to stop before Ctrl-C passes on
 log = logging.getLogger("fiji_bridge.macro")
 
 
@@ -116,6 +117,8 @@ class DialogGuard:
                     self._handled[key] = dialog
                 self._release_stuck_loops()
             except Exception:  # the guard must outlive any odd window, or a dialog would block forever
+                if not jvm_running():  # Ctrl-C: Java's SIGINT handler stopped the JVM
+                    return
                 log.exception("dialog guard: unexpected error")
 
     def _release_stuck_loops(self) -> None:
@@ -153,11 +156,50 @@ class DialogGuard:
             self._thread.join()
 
 
+def jvm_running() -> bool:
+    """False once the JVM has stopped (a JVM started by others may stop itself on Ctrl-C)."""
+    import jpype
+
+    return bool(jpype.isJVMStarted())
+
+
+def _interruptible(call: Callable[[], Any], interpreter: Any) -> Any:
+    """``call()`` on a worker thread; on KeyboardInterrupt here, abort ``interpreter``'s macro
+    (and wake it from a wait), then let the KeyboardInterrupt pass on."""
+    outcome: dict[str, Any] = {}
+    java_thread: list[Any] = []
+
+    def work() -> None:
+        java_thread.append(_java("java.lang.Thread").currentThread())
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="fiji_bridge macro", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(_POLL_S)
+    except KeyboardInterrupt:
+        if jvm_running():
+            interpreter.abortMacro()
+            for thread in java_thread:
+                thread.interrupt()
+            worker.join(_ABORT_WAIT_S)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = None) -> str:
     """Run macro `code` with `arg`; return its return value ("" if none) or raise MacroError.
 
     Dialogs that open meanwhile (error messages, exit("..."), unexpected option dialogs) are
     closed as if cancelled; their text becomes the error. `exit` without a message is no error.
+    The macro runs on its own thread, so Ctrl-C (KeyboardInterrupt) reaches Python at once: the
+    macro is then aborted and the KeyboardInterrupt passes on.
     """
     from jpype import JException
 
@@ -165,7 +207,7 @@ def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = 
     failure = ""
     with DialogGuard(on_poll) as guard:
         try:
-            result = interpreter.run(code, arg)
+            result = _interruptible(lambda: interpreter.run(code, arg), interpreter)
         except JException as exc:
             result = None
             message = str(exc.getMessage() or "")
