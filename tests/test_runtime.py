@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 
+import jpype
 import pytest
 
 import fiji_bridge
@@ -65,6 +66,17 @@ def test_macro_returns_its_value(clean_ij):
     assert clean_ij.run_macro("return getArgument();", "hello") == "hello"
     assert clean_ij.run_macro("x = 1;") == ""
     assert clean_ij.run_macro("exit;") == ""
+
+
+def test_macros_leave_no_java_threads_behind(clean_ij):
+    """Each macro runs on a Python thread that calls Java (and a dialog guard watches it); both
+    leave the JVM when done."""
+    clean_ij.run_macro("x = 1;")  # warm up
+    count = jpype.JClass("java.lang.Thread").activeCount
+    before = int(count())
+    for _ in range(50):
+        clean_ij.run_macro("x = 1;")
+    assert int(count()) <= before + 1
 
 
 @pytest.mark.parametrize("code, expected", [

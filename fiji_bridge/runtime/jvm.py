@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,9 @@ _python_handles_ctrl_c = False
 
 def let_python_handle_ctrl_c() -> None:
     """Have Ctrl-C raise KeyboardInterrupt in Python instead of halting the process from Java
-    (JPype's default outside interactive sessions), for the JVM started next with ImageJ 1.x.
-    Only for programs whose main thread polls, as the CLI's commands do: a Python call blocked
-    in Java or in a long sleep sees the KeyboardInterrupt only when it returns."""
+    (JPype's default outside interactive sessions), for the JVM started next with ImageJ 1.x
+    from the main thread. Only for programs whose main thread polls, as the CLI's commands do:
+    a Python call blocked in Java sees the KeyboardInterrupt only when it returns."""
     global _python_handles_ctrl_c
     _python_handles_ctrl_c = True
 
@@ -62,9 +64,13 @@ def start_imagej1(jars: ImageJ1Jars, mode: str, home: Path, extra_classpath: lis
 
     try:
         jpype.startJVM(*imagej1_options(mode, home), classpath=[*jars.classpath(), *map(str, extra_classpath)],
-                       convertStrings=False, **({"interrupt": False} if _python_handles_ctrl_c else {}))
+                       convertStrings=False)
     except (OSError, jpype.JVMNotFoundException) as exc:
         raise RuntimeNotAvailable(f"Java could not be started ({exc}). Install a JDK with: {APT_HINT}") from exc
+    if _python_handles_ctrl_c and threading.current_thread() is threading.main_thread():
+        # take SIGINT back from the JVM (as its -Xrs would, for this signal only); JPype's
+        # interrupt=False instead crashed at exit when a signal came during finalisation
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def start_fiji(target: str, mode: str) -> Any:

@@ -66,7 +66,7 @@ class DialogGuard:
         self.messages: list[str] = []
         self._on_poll = on_poll
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="fiji_bridge-dialog-guard", daemon=True)
+        self._thread = threading.Thread(target=detaching(self._watch), name="fiji_bridge-dialog-guard", daemon=True)
         self._before: set[int] = set()
         self._handled: dict[int, object] = {}
 
@@ -163,6 +163,19 @@ def jvm_running() -> bool:
     return bool(jpype.isJVMStarted())
 
 
+def detaching(target: Callable[[], None]) -> Callable[[], None]:
+    """``target`` for a Python thread that calls Java: the thread leaves the JVM when done, or
+    each such thread would stay attached, one more Java thread per macro."""
+    def run() -> None:
+        try:
+            target()
+        finally:
+            if jvm_running():
+                _java("java.lang.Thread").detach()
+
+    return run
+
+
 def _interruptible(call: Callable[[], Any], interpreter: Any) -> Any:
     """``call()`` on a worker thread; on KeyboardInterrupt here, abort ``interpreter``'s macro
     (and wake it from a wait), then let the KeyboardInterrupt pass on."""
@@ -176,7 +189,7 @@ def _interruptible(call: Callable[[], Any], interpreter: Any) -> Any:
         except BaseException as exc:  # handed to the caller's thread
             outcome["error"] = exc
 
-    worker = threading.Thread(target=work, name="fiji_bridge macro", daemon=True)
+    worker = threading.Thread(target=detaching(work), name="fiji_bridge macro", daemon=True)
     worker.start()
     try:
         while worker.is_alive():
