@@ -10,7 +10,7 @@ import tifffile
 
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.rois.labels import labels_to_annotations
-from fiji_bridge.ij.positions import plane_of
+from fiji_bridge.ij.positions import planes_of
 from fiji_bridge.rois.planes import slice_from_name
 from fiji_bridge.rois.roiset import write_roiset
 from fiji_bridge.runtime.macro import MacroError
@@ -237,7 +237,7 @@ def test_import_masks_puts_label_stack_slices_on_the_planes_of_a_hyperstack(clea
     imp = clean_ij.WindowManager.getCurrentImage()
     # on every channel of plane z: ImageJ's hyperstack position (0, z, 1)
     assert [a.hyperstack for a in rois_from_manager(clean_ij)] == [(0, z, 1) for z in (1, 1, 2, 2, 3, 3)]
-    assert [plane_of(imp, a) for a in rois_from_manager(clean_ij)] == [int(imp.getStackIndex(1, z, 1)) for z in (1, 1, 2, 2, 3, 3)]
+    assert [planes_of(imp, a) for a in rois_from_manager(clean_ij)] == [[int(imp.getStackIndex(1, z, 1))] for z in (1, 1, 2, 2, 3, 3)]
 
 
 def test_import_masks_of_an_roi_file_keeps_stack_positions_and_slice_names(clean_ij, tmp_path):

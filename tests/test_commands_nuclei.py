@@ -94,6 +94,21 @@ def test_hyperstack_rois_show_on_every_channel_of_their_plane(clean_ij, dsb_val)
     assert imp.getNChannels() == 2
 
 
+def test_rois_of_a_time_lapse_of_z_stacks_get_their_slice_and_frame(clean_ij, dsb_val):
+    """On one channel with slices and frames ImageJ maps no bare stack index back to its plane."""
+    grey = _val_image(dsb_val, FLUO)[:, :, 0]
+    _show(np.stack([np.stack([grey, grey])] * 2), dims=("t", "z", "y", "x"), title="zt").setPosition(1, 2, 2)
+    clean_ij.run_macro('run("Segment Nuclei", "diameter=0 output=[ROI Manager] slices=current clear");')
+    assert {a.hyperstack for a in rois_from_manager(clean_ij)} == {(0, 2, 2)}
+
+
+def test_rois_of_a_single_multichannel_plane_show_on_every_channel(clean_ij, dsb_val):
+    grey = _val_image(dsb_val, FLUO)[:, :, 0]
+    _show(np.stack([grey, grey // 2]), dims=("c", "y", "x"), title="c2")
+    clean_ij.run_macro('run("Segment Nuclei", "diameter=0 output=[ROI Manager] slices=all clear");')
+    assert {(a.position, a.hyperstack) for a in rois_from_manager(clean_ij)} == {(0, None)}
+
+
 def test_macro_replay_gives_the_same_rois(clean_ij, dsb_val):
     grey = _val_image(dsb_val, OTHERS[0])[:, :, 0]
     _show(grey)

@@ -115,6 +115,17 @@ def test_rois_to_labels_of_a_hyperstack_gives_one_slice_per_plane(clean_ij):
     assert [sorted(set(np.unique(plane).tolist()) - {0}) for plane in labels] == [[2], [7], [5]]
 
 
+def test_rois_to_labels_of_a_time_lapse_keeps_its_slices_and_frames(clean_ij):
+    clean_ij.run_macro('newImage("zt", "8-bit black", 30, 20, 1, 2, 3);'
+                       'Stack.setPosition(1, 2, 3); makeRectangle(2, 2, 4, 4); run("Add to Manager");'
+                       'roiManager("select", 0); roiManager("rename", "0005"); roiManager("deselect");'
+                       'run("ROIs to Labels", "output=16-bit values=name");')
+    made = clean_ij.WindowManager.getCurrentImage()
+    assert (int(made.getNSlices()), int(made.getNFrames())) == (2, 3)
+    labels = imageplus_to_numpy(made)
+    assert labels.shape == (3, 2, 20, 30) and labels[2, 1].max() == 5 and labels.sum() == 5 * 16
+
+
 def _dialog(title: str) -> Any:
     Window, GenericDialog = JClass("java.awt.Window"), JClass("ij.gui.GenericDialog")
     for window in Window.getWindows():

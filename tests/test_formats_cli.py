@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from fiji_bridge.annotation import Annotation
 from fiji_bridge.cli.main import main
 from fiji_bridge.formats.masks import label_mask
 from fiji_bridge.rois.labels import labels_to_annotations
@@ -189,3 +190,36 @@ def test_export_of_a_hyperstack_gives_one_file_per_plane(tmp_path, capsys):
     folder = tmp_path / "out" / "labelled_masks"
     assert sorted(p.name for p in folder.iterdir()) == ["hs-0001.tiff", "hs-0003.tiff", "hs-0005.tiff"]
     assert [tifffile.imread(folder / f"hs-{n:04d}.tiff").max() for n in (1, 3, 5)] == [1, 2, 2]
+
+
+def test_import_of_a_label_stack_against_a_hyperstack_lands_on_its_planes(tmp_path, capsys):
+    """Slice n of the labels goes to (z, t) plane n of the image given with --image, on every
+    channel; the CLI export then puts each slice's objects back in that plane's file."""
+    labels = np.zeros((3, 30, 30), np.uint16)
+    for z in range(3):  # two objects per slice: a stack of label images, not a layered mask
+        labels[z, 2:8, 2 + 8 * z:8 + 8 * z] = 1
+        labels[z, 20:26, 2 + 8 * z:8 + 8 * z] = 2
+    tifffile.imwrite(tmp_path / "zc.tif", np.zeros((3, 2, 30, 30), np.uint8), imagej=True, metadata={"axes": "ZCYX"})
+    tifffile.imwrite(tmp_path / "labels.tif", labels, imagej=True, metadata={"axes": "ZYX"})
+    assert main(["import", str(tmp_path / "labels.tif"), "--image", str(tmp_path / "zc.tif"),
+                 "-o", str(tmp_path / "rois")]) == 0
+    rois = read_roiset(tmp_path / "rois" / "labels_ROIs.zip")
+    assert [(a.position, a.hyperstack) for a in rois] == [(p, (0, z, 1)) for p, z in ((1, 1), (3, 2), (5, 3)) for _ in "ab"]
+    tifffile.imwrite(tmp_path / "one.tif", np.zeros((30, 30), np.uint8))
+    assert main(["import", str(tmp_path / "labels.tif"), "--image", str(tmp_path / "one.tif"),
+                 "-o", str(tmp_path / "refused")]) == 1
+    assert "has objects on slice 3, but its image has 1 plane(s)" in capsys.readouterr().err
+
+
+def test_export_puts_an_roi_on_any_slice_in_each_of_its_planes(tmp_path, capsys):
+    """A hyperstack position with slice 0 is on every slice of its frame, as ImageJ shows it."""
+    tifffile.imwrite(tmp_path / "zt.tif", np.zeros((2, 2, 20, 20), np.uint8), imagej=True, metadata={"axes": "TZYX"})
+    square = [(2, 2), (8, 2), (8, 8), (2, 8)]
+    write_roiset(tmp_path / "zt_ROIs.zip", [Annotation(square, name="frame 1", hyperstack=(0, 0, 1)),
+                                          Annotation([(x + 10, y) for x, y in square], name="z2 t2", hyperstack=(0, 2, 2))])
+    assert main(["export", str(tmp_path / "zt_ROIs.zip"), "--image", str(tmp_path / "zt.tif"),
+                 "--format", "labels", "-o", str(tmp_path / "out")]) == 0
+    assert "exported 2 ROIs" in capsys.readouterr().out
+    folder = tmp_path / "out" / "labelled_masks"
+    assert sorted(p.name for p in folder.iterdir()) == ["zt-0001.tiff", "zt-0002.tiff", "zt-0004.tiff"]
+    assert [tifffile.imread(folder / f"zt-{n:04d}.tiff").max() for n in (1, 2, 4)] == [1, 1, 1]

@@ -100,6 +100,15 @@ def test_rois_of_a_hyperstack_with_channels_land_on_its_planes(tmp_path, greys):
         assert np.array_equal(exported > 0, labels[z] > 0) and labels[z].max() > 10
 
 
+def test_rois_of_a_tiff_without_imagej_metadata_follow_its_pages(tmp_path, greys):
+    """ImageJ opens a TIFF without ImageJ metadata as a plain stack of its pages (channels too):
+    the ROIs of plane z get the page of its first channel, and no hyperstack position."""
+    pages = np.stack([np.stack([g, np.zeros_like(g)]) for g in greys[:2]])  # Z, C, Y, X
+    tifffile.imwrite(tmp_path / "shaped.tif", pages, metadata={"axes": "ZCYX"})
+    assert main(["segment", str(tmp_path / "shaped.tif"), "-o", str(tmp_path), *ONE_WORKER]) == 0
+    assert {(a.position, a.hyperstack) for a in read_roiset(tmp_path / "shaped_ROIs.zip")} == {(1, None), (3, None)}
+
+
 @pytest.mark.parametrize("suffix", [".tif", ".png"])
 def test_channel_picks_an_rgb_sample_and_refuses_a_missing_one(tmp_path, greys, suffix):
     rgb = np.zeros((*greys[0].shape, 3), np.uint8)

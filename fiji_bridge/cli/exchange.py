@@ -88,14 +88,14 @@ def parse_class_names(values: list[str]) -> dict[int, str]:
 
 def _run_export(args: argparse.Namespace) -> int:
     from fiji_bridge.formats.exports import (export_annotations, left_out, pair_rois_with_images, parse_formats,
-                                             unpaired_roisets)
+                                             roi_count, unpaired_roisets)
     formats = parse_formats(args.format)
     items = pair_rois_with_images(args.rois, args.image)
     written = export_annotations(items, args.output, formats, overwrite=args.overwrite,
                                  yolo_mode=args.yolo_mode, label_values=args.label_values,
                                  class_names=parse_class_names(args.class_name))
     skipped = left_out(items)
-    rois = len({id(a) for i in items for a in i.annotations}) - len(skipped)
+    rois = roi_count(items) - len(skipped)
     print(f"exported {rois} ROIs of {len(items)} image(s) as {', '.join(formats)}: "
           f"{len(written)} files in {args.output}")
     for line in skipped:

@@ -14,7 +14,7 @@ from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.images import image_files, image_shape, stack_dims
 from fiji_bridge.formats.bbox import fills_pixels
 from fiji_bridge.formats.classes import groups_in
-from fiji_bridge.rois.planes import plane_of
+from fiji_bridge.rois.planes import one_per_plane
 from fiji_bridge.rois.roiset import read_roiset
 
 
@@ -104,8 +104,7 @@ def _paired(image: Path, roiset: Path) -> ImageAnnotations:
     anns = read_roiset(roiset)
     dims = stack_dims(image)
     if dims.size > 1:
-        for ann in anns:
-            ann.position = plane_of(ann, dims)
+        anns = one_per_plane(anns, dims)
     return ImageAnnotations(image.name, image_shape(image), anns)
 
 
@@ -120,6 +119,12 @@ def unpaired_roisets(rois: str | os.PathLike, image: str | os.PathLike) -> list[
     return [z for z in zips if annotatorj.image_stem_of_roiset(z) not in stems]
 
 
+def roi_count(items: Sequence[ImageAnnotations]) -> int:
+    """The ROIs of ``items``, each once: one shared by the slices of a stack, or copied per
+    plane (``rois.planes.one_per_plane``, the copies share its outline), is one."""
+    return len({id(ann.polygon) for item in items for ann in item.annotations})
+
+
 def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
     """What an export leaves out, one line per ROI: line and point ROIs (no pixels) and ROIs
     that fill no pixel of their image (a ROI shared by the slices of a stack is named once)."""
@@ -127,9 +132,9 @@ def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
     lines = []
     for item in items:
         for ann in item.annotations:
-            if id(ann) in seen:
+            if id(ann.polygon) in seen:  # copies per plane share their outline (rois.planes.one_per_plane)
                 continue
-            seen.add(id(ann))
+            seen.add(id(ann.polygon))
             if not ann.is_area:
                 lines.append(f"{item.file_name}: {ann.name or ann.roi_type} is a {ann.roi_type} (no area)")
             elif not fills_pixels(ann, item.shape):

@@ -47,18 +47,22 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
 
 
 def stack_dims(path: str | os.PathLike) -> StackDims:
-    """Channels, slices and frames of an image file as ImageJ opens it: a TIFF's ``C`` axis are
-    its channels and ``T`` its frames; every other axis (Z, pages) counts as slices."""
+    """Channels, slices and frames of an image file as ImageJ 1.x opens it: an ImageJ TIFF as
+    its metadata says (a hyperstack), any other TIFF as a plain stack of its 2-D planes (RGB
+    samples are one plane's colours), other files as one image."""
     path = Path(path)
     if path.suffix.lower() not in TIFF_SUFFIXES:
         return StackDims()
     try:
         with tifffile.TiffFile(path) as tif:
+            if tif.is_imagej:
+                meta = tif.imagej_metadata or {}
+                dims = StackDims(*(int(meta.get(k, 1)) for k in ("channels", "slices", "frames")))
+                images = int(meta.get("images", dims.size))
+                return dims if dims.size == images else StackDims(1, images, 1)  # as ImageJ's FileOpener
             series = tif.series[0]
-            sizes = dict(zip(series.axes, series.shape))
-            slices = int(np.prod([n for a, n in sizes.items() if a not in "YXSCT"], dtype=np.int64))
-            slices *= len(tif.series) if _pages_as_series(tif) else 1
-            return StackDims(int(sizes.get("C", 1)), slices, int(sizes.get("T", 1)))
+            planes = int(np.prod([n for a, n in zip(series.axes, series.shape) if a not in "YXS"], dtype=np.int64))
+            return StackDims(1, planes * (len(tif.series) if _pages_as_series(tif) else 1), 1)
     except Exception as exc:
         raise InputError(f"cannot read image {path}: {exc}") from exc
 

@@ -21,7 +21,8 @@ from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.images import (IMAGE_SUFFIXES, TIFF_SUFFIXES, check_shape, image_shape,
                                         iter_slices, read_image, read_label_stack, read_plane,
-                                        read_slice_labels)
+                                        read_slice_labels, stack_dims)
+from fiji_bridge.rois.planes import StackDims, place, plane_start
 from fiji_bridge.rois.roiset import read_roiset, write_roiset
 
 IMPORT_KINDS = ("auto", "labels", "binary", "layered", "bbox", "yolo", "coco", "rois")
@@ -87,8 +88,10 @@ def import_annotations(path: str | os.PathLike, kind: str = "auto", *,
         raise InputError(f"{path} is a JPEG: its lossy compression changes mask values (new labels, "
                          "noise around every object); save masks as TIFF or PNG")
     anns, mask_shape = _read_mask_annotations(path, kind, connectivity)
-    if shape is None and image is not None:
-        shape = image_shape(_matching_image(path, image))
+    if image is not None:
+        image_path = _matching_image(path, image)
+        shape = shape or image_shape(image_path)
+        _on_image_planes(path, anns, stack_dims(image_path))
     if shape is not None:
         check_shape(path, mask_shape, shape, "mask")
     _groups_from_class_masks(path, kind, anns, mask_shape)
@@ -170,6 +173,20 @@ def _groups_from_class_boxes(path: Path, anns: list[Annotation]) -> None:
 
 def _image_name(roi_file: Path) -> str:
     return annotatorj.image_stem_of_roiset(roi_file) or roi_file.stem
+
+
+def _on_image_planes(path: Path, anns: list[Annotation], dims: StackDims) -> None:
+    """Objects of slice n of a mask stack go to (z, t) plane n of an image of ``dims`` (on a
+    hyperstack, every channel of it); more slices than the image has planes is refused."""
+    planes = dims.slices * dims.frames
+    deepest = max((a.position for a in anns), default=0)
+    if deepest > planes:
+        raise InputError(f"{path} has objects on slice {deepest}, but its image has {planes} plane(s)")
+    if dims.size == 1:
+        return
+    for ann in anns:
+        if ann.position:
+            place(ann, plane_start(ann.position, dims), dims)
 
 
 def _matching_image(annotation_file: Path, image: str | os.PathLike) -> Path:

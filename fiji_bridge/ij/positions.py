@@ -38,9 +38,9 @@ def plane_positions(imp: Any) -> list[int]:
     return [first + c for c in range(int(imp.getNChannels()))]
 
 
-def plane_of(imp: Any, ann: Annotation) -> int:
-    """The plane of ``ann`` on ``imp`` (see ``fiji_bridge.rois.planes.plane_of``)."""
-    return planes.plane_of(ann, stack_dims(imp))
+def planes_of(imp: Any, ann: Annotation) -> list[int]:
+    """The planes of ``ann`` on ``imp`` (see ``fiji_bridge.rois.planes.planes_of``)."""
+    return planes.planes_of(ann, stack_dims(imp))
 
 
 def place(imp: Any, ann: Annotation, position: int | None = None) -> None:

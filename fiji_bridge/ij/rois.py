@@ -391,6 +391,8 @@ def manager_areas_meeting(box: tuple[int, int, int, int], imp: Any) -> list[Anno
 
 def _on_plane(roi: Any, positions: list[int], z: int, t: int) -> bool:
     """RoiBridge.onPlane for the JPype path."""
+    if not positions:  # a single image: ImageJ shows every ROI on it
+        return True
     p = int(roi.getPosition())
     if p == 0 and roi.hasHyperStackPosition():
         return int(roi.getZPosition()) in (0, z) and int(roi.getTPosition()) in (0, t)

@@ -3,11 +3,12 @@
 Planes of a TIFF (ImageJ hyperstacks included): a colour axis ``S`` (RGB samples) or ``C``
 (channels) gives the colour of each plane, nucleAIzer-style (more than 3 channels -> the
 first 3), unless ``channel`` picks one channel (1-based; of C, or else of the RGB samples). Every other axis (Z, T, ...) is
-iterated: each slice is segmented on its own and the label image keeps those axes. ROIs of
-slice n (1-based, in stack order) get ``position = n``; a single 2-D image gives position 0.
-On a TIFF with channels (C) and several planes, the ROIs belong to the image's (z, t) plane as
-ImageJ numbers it: the stack index of the plane's first channel and the hyperstack position
-(0, z, t), which ImageJ shows on every channel (see ``fiji_bridge.rois.planes``).
+iterated: each slice is segmented on its own and the label image keeps those axes. The ROIs
+of a plane belong to that plane of the image as ImageJ opens it (``formats.images.stack_dims``):
+its stack index (for a TIFF without ImageJ metadata, a plain stack of pages, the page of the
+plane's first channel) and, on an ImageJ hyperstack, the hyperstack position (0, z, t), which
+ImageJ shows on every channel (see ``fiji_bridge.rois.planes``). A single 2-D plane gives
+position 0.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import tifffile
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.atomic import WriteBatch
-from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image, read_tiff
+from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image, read_tiff, stack_dims
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.rois.labels import labels_to_annotations
 from fiji_bridge.annotation import Annotation
@@ -38,22 +39,28 @@ class Planes:
     data: np.ndarray
     stack_shape: tuple[int, ...]
     stack_axes: str
-    channels: int = 1  # the file's C axis, picked from or not
+    first_pages: np.ndarray  # per plane: ImageJ's stack index of its first (or picked) channel
+    dims: StackDims  # the file as ImageJ opens it
 
     def place(self, anns: list[Annotation], index: int) -> None:
-        """Put the annotations of plane ``index`` (0-based) on that plane of the source image."""
-        if self.channels == 1:
-            for ann in anns:
-                ann.position = index + 1
-            return
-        where = dict(zip(self.stack_axes, np.unravel_index(index, self.stack_shape)))
-        others = [(a, n) for a, n in zip(self.stack_axes, self.stack_shape) if a != "T"]
-        z = int(np.ravel_multi_index([int(where[a]) for a, _ in others], [n for _, n in others])) if others else 0
-        frames = dict(zip(self.stack_axes, self.stack_shape)).get("T", 1)
-        dims = StackDims(self.channels, int(np.prod([n for _, n in others], dtype=np.int64)), frames)
-        position = (int(where.get("T", 0)) * dims.slices + z) * self.channels + 1
+        """Put the annotations of plane ``index`` (0-based) on that plane of the source image as
+        ImageJ opens it (a hyperstack: every channel of the plane)."""
         for ann in anns:
-            stack_planes.place(ann, position, dims)
+            stack_planes.place(ann, int(self.first_pages[index]), self.dims)
+
+
+def _first_pages(axes: str, shape: tuple[int, ...], channel: int | None) -> np.ndarray:
+    """The 1-based page (ImageJ stack index, in file order) of each plane's first channel, or of
+    channel ``channel``; planes in the order ``read_planes`` gives them."""
+    page_axes = [(a, n) for a, n in zip(axes, shape) if a not in "YXS"]
+    if not page_axes:
+        return np.ones(1, np.int64)
+    stack_sizes = [n for a, n in page_axes if a != "C"]
+    count = int(np.prod(stack_sizes, dtype=np.int64))
+    grid = iter(np.indices(stack_sizes).reshape(len(stack_sizes), count))
+    picked = (channel or 1) - 1 if "C" in axes else 0
+    coords = [np.full(count, picked) if a == "C" else next(grid) for a, _ in page_axes]
+    return np.ravel_multi_index(coords, [n for _, n in page_axes]) + 1
 
 
 def _colour_last(data: np.ndarray, axes: str, channel: int | None, path: Path) -> tuple[np.ndarray, str]:
@@ -95,7 +102,7 @@ def read_planes(path: str | os.PathLike, *, channel: int | None = None) -> Plane
             raise InputError(f"{path}: not a 2-D image (shape {data.shape})")
     if "Y" not in axes or "X" not in axes:
         raise InputError(f"{path}: no Y and X axes in the image (axes {axes})")
-    channels = data.shape[axes.index("C")] if "C" in axes else 1
+    first_pages = _first_pages(axes, data.shape, channel)
     data, axes = _colour_last(data, axes, channel, path)
     colour = axes[-1] if axes[-1] in "CS" else ""
     plane_axes = "YX" + colour
@@ -103,7 +110,8 @@ def read_planes(path: str | os.PathLike, *, channel: int | None = None) -> Plane
     order = [axes.index(a) for a in stack_axes + plane_axes]
     data = np.transpose(data, order)
     stack_shape = data.shape[: len(stack_axes)]
-    return Planes(data.reshape((-1,) + data.shape[len(stack_axes) :]), tuple(stack_shape), stack_axes, channels)
+    return Planes(data.reshape((-1,) + data.shape[len(stack_axes) :]), tuple(stack_shape), stack_axes, first_pages,
+                  stack_dims(path))
 
 
 def output_paths(path: str | os.PathLike, outdir: str | os.PathLike) -> tuple[Path, Path]:

@@ -16,7 +16,7 @@ the hyperstack position (0, z, t), which ImageJ shows on every channel of the pl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fiji_bridge.annotation import Annotation
 
@@ -56,35 +56,69 @@ def plane_index(position: int, channels: int) -> int:
     return (position - 1) // channels * channels + 1 if position > 0 else 0
 
 
-def plane_of(ann: Annotation, dims: StackDims) -> int:
-    """The plane ``ann`` belongs to on an image of ``dims``: the stack index of the plane's first
-    channel, 0 for every plane (no position, or a hyperstack position with slice or frame 0 on an
-    image with several), or a number beyond ``dims.size`` for a position the image does not have.
-    As in ImageJ, a hyperstack position wins over a stack index, which wins over the slice in the
-    name."""
+def planes_of(ann: Annotation, dims: StackDims) -> list[int]:
+    """The planes ``ann`` belongs to on an image of ``dims``, each as the stack index of the
+    plane's first channel: ``[0]`` for every plane (no position), several for a hyperstack
+    position with slice or frame 0 (any, as ImageJ shows it), ``[dims.size + 1]`` for a position
+    the image does not have. As in ImageJ, a hyperstack position wins over a stack index, which
+    wins over the slice in the name."""
     if ann.hyperstack is not None:
         _, z, t = ann.hyperstack
-        z = z or (1 if dims.slices == 1 else 0)
-        t = t or (1 if dims.frames == 1 else 0)
-        if not z or not t:
-            return 0
         if z > dims.slices or t > dims.frames:
-            return dims.size + 1
-        return ((t - 1) * dims.slices + z - 1) * dims.channels + 1
+            return [dims.size + 1]
+        zs = [z] if z else range(1, dims.slices + 1)
+        ts = [t] if t else range(1, dims.frames + 1)
+        if len(zs) * len(ts) == dims.slices * dims.frames:
+            return [0]
+        return [((tt - 1) * dims.slices + zz - 1) * dims.channels + 1 for tt in ts for zz in zs]
     position = ann.position or slice_from_name(ann.name)
-    return position if position > dims.size else plane_index(position, dims.channels)
+    return [position if position > dims.size else plane_index(position, dims.channels)]
+
+
+def one_per_plane(anns: list[Annotation], dims: StackDims) -> list[Annotation]:
+    """The annotations with ``position`` set to their plane (0: every plane); one on some of
+    the planes (a hyperstack position with slice or frame 0) becomes a copy per plane, sharing
+    its outline arrays."""
+    out = []
+    for ann in anns:
+        found = planes_of(ann, dims)
+        ann.position = found[0]
+        out.append(ann)
+        for position in found[1:]:
+            copy = replace(ann, position=position)
+            copy.polygon, copy.subpaths = ann.polygon, ann.subpaths  # the same arrays: one ROI
+            out.append(copy)
+    return out
+
+
+def is_hyperstack(dims: StackDims) -> bool:
+    """Whether ImageJ shows an image of ``dims`` as a hyperstack, whose ROIs need (c, z, t)
+    positions: channels and several planes, or both slices and frames."""
+    planes = dims.slices * dims.frames
+    return (dims.channels > 1 and planes > 1) or (dims.slices > 1 and dims.frames > 1)
 
 
 def hyperstack_position(position: int, dims: StackDims) -> tuple[int, int, int] | None:
-    """(0, z, t) for stack index ``position`` on a hyperstack with channels and several planes:
-    the ROI shows on every channel of its plane. None elsewhere (a stack index says it all)."""
-    if dims.channels == 1 or dims.size == dims.channels or not 0 < position <= dims.size:
+    """(0, z, t) for stack index ``position`` on a hyperstack (see ``is_hyperstack``): the ROI
+    shows on every channel of its plane. None elsewhere (a stack index says it all)."""
+    if not is_hyperstack(dims) or not 0 < position <= dims.size:
         return None
     plane = (position - 1) // dims.channels
     return (0, plane % dims.slices + 1, plane // dims.slices + 1)
 
 
+def plane_start(number: int, dims: StackDims) -> int:
+    """The stack index of the first channel of (z, t) plane ``number`` (1-based, z fastest)."""
+    return (number - 1) * dims.channels + 1
+
+
 def place(ann: Annotation, position: int, dims: StackDims) -> None:
-    """Put ``ann`` on the plane of stack index ``position`` (0: every plane) of an image of ``dims``."""
-    ann.position = plane_index(position, dims.channels) if 0 < position <= dims.size else position
+    """Put ``ann`` on the plane of stack index ``position`` of an image of ``dims``; on an image
+    of one plane (its channels, if any), and for ``position`` 0, on every plane."""
+    if dims.size == dims.channels:
+        ann.position = 0
+    elif 0 < position <= dims.size:
+        ann.position = plane_index(position, dims.channels)
+    else:
+        ann.position = position
     ann.hyperstack = hyperstack_position(ann.position, dims)

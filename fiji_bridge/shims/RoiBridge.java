@@ -57,7 +57,8 @@ public final class RoiBridge {
 
     /**
      * The area ROIs of {@code manager} on the plane (z = {@code slice}, t = {@code frame}) whose
-     * stack indices are {@code positions} (or on every plane) whose bounds meet the box
+     * stack indices are {@code positions} (none: a single image, where every ROI counts) whose
+     * bounds meet the box
      * [x0, x1) x [y0, y1), widened by one pixel for sub-pixel outlines. An ROI with a hyperstack
      * position is on the plane when its slice and frame are that plane's or 0, as ImageJ shows
      * it; an ROI without any position belongs to the slice its name holds, as the ROI Manager
@@ -75,6 +76,7 @@ public final class RoiBridge {
     }
 
     private static boolean onPlane(RoiManager manager, Roi roi, int[] positions, int slice, int frame) {
+        if (positions.length == 0) return true;  // a single image: ImageJ shows every ROI on it
         int p = roi.getPosition();
         if (p == 0 && roi.hasHyperStackPosition()) {
             int z = roi.getZPosition(), t = roi.getTPosition();

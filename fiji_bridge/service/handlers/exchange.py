@@ -21,7 +21,8 @@ from fiji_bridge.formats.exports import (export_annotations, left_out, pair_rois
 from fiji_bridge.formats.imports import IMPORT_KINDS, detect_kind, import_annotations
 from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
-from fiji_bridge.ij.positions import place, plane_of
+from fiji_bridge.ij.positions import place, planes_of, stack_dims
+from fiji_bridge.rois.planes import one_per_plane
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
 from fiji_bridge.rois.planes import slice_from_name
 from fiji_bridge.service.commands import command
@@ -99,8 +100,7 @@ def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
     item = ImageAnnotations(title, (int(imp.getHeight()), int(imp.getWidth())), anns)
     if imp.getStackSize() == 1:
         return [item]
-    for ann in anns:
-        ann.position = plane_of(imp, ann)
+    item.annotations = one_per_plane(anns, stack_dims(imp))
     return per_slice(item)
 
 
@@ -139,7 +139,8 @@ def _place_rois(imp: Any, anns: list[Annotation], path: Path) -> None:
     if imp.getStackSize() == 1:
         return
     for ann in anns:
-        plane = plane_of(imp, ann)
+        found = planes_of(imp, ann)
+        plane = found[0] if len(found) == 1 else 0  # on some planes: kept as ImageJ shows it
         if plane > int(imp.getStackSize()):
             where = f"at {_ctz(ann.hyperstack)}" if ann.hyperstack else \
                 f"on slice {ann.position or slice_from_name(ann.name)}"
@@ -147,7 +148,7 @@ def _place_rois(imp: Any, anns: list[Annotation], path: Path) -> None:
                              f"{_extent(imp)}; open the image it was drawn on")
         if plane:
             place(imp, ann, plane)
-        elif ann.hyperstack is None:  # a hyperstack position on any slice or frame stays as it is
+        elif ann.hyperstack is None:
             place(imp, ann)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
-from fiji_bridge.ij.positions import plane_of
+from fiji_bridge.ij.positions import planes_of
 from fiji_bridge.ij.rois import rois_from_manager, store_annotations
 from fiji_bridge.rois.labels import annotations_to_labels, labels_to_annotations
 from fiji_bridge.service.commands import command
@@ -105,12 +105,18 @@ def rois_to_labels(bridge: Any, image: Any = None, **options: Any) -> Any:
     slices = _label_slices(template, anns)
     stack = np.zeros((depth, height, width), dtype=np.uint16 if output == "16-bit" else np.float32)
     for z in range(depth):
-        chosen = [i for i, k in enumerate(slices) if k in (0, z + 1) or depth == 1]
+        chosen = [i for i, k in enumerate(slices) if k & {0, z + 1} or depth == 1]
         if chosen:
             stack[z] = annotations_to_labels([anns[i] for i in chosen], (height, width), values=values[chosen])
     base = str(template.getShortTitle()) if template is not None else "ROIs"
-    imp = numpy_to_imageplus(stack if depth > 1 else stack[0], dims=("z", "y", "x") if depth > 1 else ("y", "x"),
-                             title=f"{base}-labels")
+    frames = int(template.getNFrames()) if template is not None else 1
+    if depth == 1:
+        imp = numpy_to_imageplus(stack[0], dims=("y", "x"), title=f"{base}-labels")
+    elif frames > 1:  # the template's z and t (a plain stack of frames when it has no z)
+        imp = numpy_to_imageplus(stack.reshape(frames, depth // frames, height, width), dims=("t", "z", "y", "x"),
+                                 title=f"{base}-labels")
+    else:
+        imp = numpy_to_imageplus(stack, dims=("z", "y", "x"), title=f"{base}-labels")
     if template is not None:
         imp.setCalibration(template.getCalibration().copy())
     imp.setDisplayRange(0, float(max(values.max(), 1)))
@@ -132,13 +138,13 @@ def _label_values(anns: list[Any], values_from: str) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
-def _label_slices(template: Any, anns: list[Any]) -> list[int]:
-    """The label slice (1-based; 0 = every slice) of each ROI: its (z, t) plane's number on the
-    template, else its stack position."""
+def _label_slices(template: Any, anns: list[Any]) -> list[set[int]]:
+    """The label slices (1-based; {0} = every slice) of each ROI: its (z, t) planes' numbers on
+    the template, else its stack position."""
     if template is None:
-        return [a.position for a in anns]
+        return [{a.position} for a in anns]
     channels = int(template.getNChannels())
-    return [(p - 1) // channels + 1 if p > 0 else 0 for p in (plane_of(template, a) for a in anns)]
+    return [{(p - 1) // channels + 1 if p > 0 else 0 for p in planes_of(template, a)} for a in anns]
 
 
 def _output_size(template: Any, anns: list[Any]) -> tuple[int, int, int]:
