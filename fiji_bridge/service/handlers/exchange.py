@@ -134,21 +134,24 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
 
 def _place_rois(imp: Any, anns: list[Annotation], path: Path) -> None:
     """ROIs of an ROI file keep their stack or hyperstack positions (or the slice in an ImageJ
-    name such as 0002-yyyy-xxxx), snapped to their (z, t) plane; ROIs without one go to the
+    name such as 0002-yyyy-xxxx), snapped to their (z, t) plane and shown on all its channels;
+    one whose hyperstack position matches every plane goes on every plane, one matching some
+    planes (slice or frame 0) stays as ImageJ shows it, and ROIs without any position go to the
     displayed plane. On a stack, an ROI beyond its last slice is refused."""
     if imp.getStackSize() == 1:
         return
     for ann in anns:
         found = planes_of(imp, ann)
-        plane = found[0] if len(found) == 1 else 0  # on some planes: kept as ImageJ shows it
-        if plane > int(imp.getStackSize()):
+        if len(found) > 1:
+            continue
+        if found[0] > int(imp.getStackSize()):
             where = f"at {_ctz(ann.hyperstack)}" if ann.hyperstack else \
                 f"on slice {ann.position or slice_from_name(ann.name)}"
             raise InputError(f"{path}: ROI {ann.name} is {where}, but \"{imp.getTitle()}\" has "
                              f"{_extent(imp)}; open the image it was drawn on")
-        if plane:
-            place(imp, ann, plane)
-        elif ann.hyperstack is None:
+        if found[0] or ann.hyperstack is not None:
+            place(imp, ann, found[0])
+        else:
             place(imp, ann)
 
 
