@@ -255,3 +255,12 @@ def test_import_masks_of_an_roi_file_keeps_stack_positions_and_slice_names(clean
     write_roiset(tmp_path / "far_ROIs.zip", [Annotation(square, name="0009-0005-0005")])
     with pytest.raises(MacroError, match=r'ROI 0009-0005-0005 is on slice 9, but "hs" has 2 channel\(s\), 3 slice\(s\) and 1 frame\(s\)'):
         clean_ij.run_macro(f'run("Import Masks", "annotation={tmp_path / "far_ROIs.zip"} kind=auto connectivity=8");')
+
+
+def test_import_masks_puts_a_channel_roi_of_one_plane_on_every_channel(clean_ij, tmp_path):
+    from fiji_bridge.annotation import Annotation
+
+    write_roiset(tmp_path / "c_ROIs.zip", [Annotation([(2, 2), (8, 2), (8, 8), (2, 8)], name="a", hyperstack=(2, 1, 1))])
+    clean_ij.run_macro('newImage("c", "8-bit black", 40, 40, 2, 1, 1);'
+                       f'run("Import Masks", "annotation={tmp_path / "c_ROIs.zip"} kind=auto connectivity=8");')
+    assert [(a.position, a.hyperstack) for a in rois_from_manager(clean_ij)] == [(0, None)]
