@@ -41,7 +41,8 @@ def _start(fiji: str | None, headless: bool):
 
 
 def run_macro_command(args: argparse.Namespace) -> int:
-    from fiji_bridge.runtime.macro import LogTail, MacroError, jvm_running, run_macro
+    from fiji_bridge.runtime.jvm import jvm_running
+    from fiji_bridge.runtime.macro import LogTail, MacroError, run_macro
 
     if not args.file.is_file():
         raise InputError(f"Macro file not found: {args.file}")
@@ -55,7 +56,7 @@ def run_macro_command(args: argparse.Namespace) -> int:
         print(f"{args.file}: {exc}", file=sys.stderr)
         status = 1
     finally:
-        if jvm_running():  # else Ctrl-C stopped it, and the Log is gone with it
+        if jvm_running():  # else Java stopped itself (SIGTERM), and the Log is gone with it
             tail.poll()
             bridge.shutdown()
     return status

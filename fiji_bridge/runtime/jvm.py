@@ -67,9 +67,14 @@ def start_imagej1(jars: ImageJ1Jars, mode: str, home: Path, extra_classpath: lis
                        convertStrings=False)
     except (OSError, jpype.JVMNotFoundException) as exc:
         raise RuntimeNotAvailable(f"Java could not be started ({exc}). Install a JDK with: {APT_HINT}") from exc
+    _take_back_ctrl_c()
+
+
+def _take_back_ctrl_c() -> None:
+    """After the JVM started: SIGINT to Python again if ``let_python_handle_ctrl_c`` asked for it
+    (as the JVM's -Xrs would, for this signal only). JPype's interrupt=False does it through Java
+    and crashed the process at exit when a signal came during finalisation."""
     if _python_handles_ctrl_c and threading.current_thread() is threading.main_thread():
-        # take SIGINT back from the JVM (as its -Xrs would, for this signal only); JPype's
-        # interrupt=False instead crashed at exit when a signal came during finalisation
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
@@ -81,11 +86,13 @@ def start_fiji(target: str, mode: str) -> Any:
     scyjava.config.set_java_constraints(fetch="never")
     scyjava.config.add_options([f"-Xmx{heap_size()}", "--add-opens=java.desktop/java.awt=ALL-UNNAMED"])
     try:
-        return imagej.init(target, mode=mode, add_legacy=True)
+        gateway = imagej.init(target, mode=mode, add_legacy=True)
     except Exception as exc:  # pyimagej raises many kinds (Maven, JVM, UnboundLocalError offline)
         raise RuntimeNotAvailable(
             f"Fiji at '{target}' could not be started through pyimagej: {type(exc).__name__}: {exc}. "
             "A Maven endpoint needs internet access; a local Fiji.app folder works offline.") from exc
+    _take_back_ctrl_c()
+    return gateway
 
 
 def jvm_running() -> bool:

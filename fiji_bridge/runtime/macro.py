@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fiji_bridge.errors import FijiBridgeError
+from fiji_bridge.runtime.jvm import jvm_running
 
 _POLL_S = 0.05
 _ABORT_WAIT_S = 5.0  # how long an aborted macro may take to stop before Ctrl-C passes on
@@ -117,7 +118,7 @@ class DialogGuard:
                     self._handled[key] = dialog
                 self._release_stuck_loops()
             except Exception:  # the guard must outlive any odd window, or a dialog would block forever
-                if not jvm_running():  # Ctrl-C: Java's SIGINT handler stopped the JVM
+                if not jvm_running():  # Java stopped itself (Ctrl-C under JPype's default, SIGTERM)
                     return
                 log.exception("dialog guard: unexpected error")
 
@@ -154,13 +155,6 @@ class DialogGuard:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-
-
-def jvm_running() -> bool:
-    """False once the JVM has stopped (a JVM started by others may stop itself on Ctrl-C)."""
-    import jpype
-
-    return bool(jpype.isJVMStarted())
 
 
 def detaching(target: Callable[[], None]) -> Callable[[], None]:
