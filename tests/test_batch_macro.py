@@ -90,8 +90,8 @@ def test_segment_nuclei_macro_over_a_folder_matches_the_python_api(tmp_path, dsb
 
 
 def test_ctrl_c_stops_a_running_macro_with_one_line(tmp_path):
-    """Ctrl-C reaches Java first (its SIGINT handler stops the JVM); the command says so in one
-    line and exits 130, without Python tracebacks."""
+    """The CLI takes SIGINT back from Java: Ctrl-C aborts the macro, and the command says so in
+    one line and exits 130, without Python tracebacks."""
     macro = tmp_path / "long.ijm"
     macro.write_text('print("started"); wait(60000); print("not reached");')
     run = subprocess.Popen([sys.executable, "-m", "fiji_bridge.cli.main", "macro", str(macro), "--headless"],

@@ -115,6 +115,14 @@ def test_rois_to_labels_of_a_hyperstack_gives_one_slice_per_plane(clean_ij):
     assert [sorted(set(np.unique(plane).tolist()) - {0}) for plane in labels] == [[2], [7], [5]]
 
 
+def test_labels_to_rois_of_a_time_lapse_gives_slice_and_frame_positions(clean_ij):
+    labels = np.zeros((2, 2, 20, 30), np.uint16)  # t, z
+    labels[1, 0, 2:6, 2:6] = 3
+    show(labels, "zt-labels", dims=("t", "z", "y", "x"))
+    clean_ij.run_macro('run("Labels to ROIs", "slices=all clear");')
+    assert [(a.name, a.hyperstack) for a in rois_from_manager(clean_ij)] == [("0003", (0, 1, 2))]
+
+
 def test_rois_to_labels_of_a_time_lapse_keeps_its_slices_and_frames(clean_ij):
     clean_ij.run_macro('newImage("zt", "8-bit black", 30, 20, 1, 2, 3);'
                        'Stack.setPosition(1, 2, 3); makeRectangle(2, 2, 4, 4); run("Add to Manager");'

@@ -79,6 +79,26 @@ def test_macros_leave_no_java_threads_behind(clean_ij):
     assert int(count()) <= before + 1
 
 
+def test_a_macro_run_from_the_event_thread_still_reports_its_error(clean_ij):
+    """Off Python's main thread the macro runs on the calling thread: from the Swing event thread
+    a worker thread would wait for the event thread, which waits for the worker."""
+    import threading
+
+    done, outcome = threading.Event(), []
+
+    def call() -> None:
+        try:
+            clean_ij.run_macro('exit("stopped from the event thread");')
+            outcome.append("no error")
+        except MacroError as exc:
+            outcome.append(str(exc))
+        done.set()
+
+    jpype.JClass("java.awt.EventQueue").invokeLater(jpype.JProxy("java.lang.Runnable", dict={"run": call}))
+    assert done.wait(20), "the macro never came back"
+    assert "stopped from the event thread" in outcome[0]
+
+
 @pytest.mark.parametrize("code, expected", [
     ("y = undefinedvar + 1;", "Undefined variable"),
     ('run("No Such Command");', "Unrecognized command"),

@@ -28,6 +28,7 @@ from fiji_bridge.formats.classes import groups_in
 from fiji_bridge.formats.images import add_tiff, check_shape, image_shape, read_image, read_labels
 from fiji_bridge.formats.masks import integer_name, label_values
 from fiji_bridge.rois.labels import annotations_to_labels, labels_to_annotations
+from fiji_bridge.rois.planes import StackDims, planes_of
 from fiji_bridge.rois.roiset import read_roiset, write_roiset
 
 LISTS_DIR = "10_ImportExport"
@@ -166,7 +167,8 @@ def _by_slice(project: OpsefProject, anns: Sequence[Annotation]) -> dict[int, li
     count = len(project.pairs)
     slices: dict[int, list[Annotation]] = {}
     for ann in anns:
-        position = ann.position or (1 if count == 1 else 0)
+        found = planes_of(ann, StackDims(1, count, 1))  # a stack index, (c, z, t) or the slice in the name
+        position = (found[0] if len(found) == 1 else 0) or (1 if count == 1 else 0)
         if not 1 <= position <= count:
             raise InputError(f"ROI {ann.name or '(unnamed)'} is on slice {ann.position}, but "
                              f"{project.list_file} has {count} images (slices 1..{count}); "

@@ -350,7 +350,7 @@ def _manager(create: bool) -> Any:
 def rois_from_manager(bridge: Any = None) -> list[Annotation]:
     """All ROIs of ImageJ's ROI Manager as annotations, in list order ([] when none is open).
     An ROI without a stack or hyperstack position whose name holds a slice (``slice_from_name``)
-    gets that slice. ``fiji_bridge.ij.positions.plane_of`` gives an ROI's plane on an image.
+    gets that slice. ``fiji_bridge.ij.positions.planes_of`` gives an ROI's planes on an image.
 
     ``bridge`` is the running fiji_bridge Bridge (the JVM must be started).
     """

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image, read_tiff, stack_dims
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
-from fiji_bridge.rois.labels import labels_to_annotations
-from fiji_bridge.annotation import Annotation
 from fiji_bridge.rois import planes as stack_planes
+from fiji_bridge.rois.labels import labels_to_annotations
 from fiji_bridge.rois.planes import StackDims
 from fiji_bridge.rois.roiset import write_roiset
 

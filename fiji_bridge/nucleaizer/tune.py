@@ -8,9 +8,9 @@ every setting and the best one are printed.
 
     python -m fiji_bridge.nucleaizer.tune --data ../shared/data/dsb2018 [--write]
 
-Val is thereby not held out for the post-processing. ``--cross-validate ROUNDS`` measures what
-that costs: the same search on half of val, scored on the other half (two-fold, ROUNDS random
-splits), against the shipped settings on the same halves.
+Val is thereby not held out for the post-processing. ``--cross-validate ROUNDS`` measures part
+of what that costs: the same search (from the shipped settings) on half of val, scored on the
+other half (two-fold, ROUNDS random splits), against the shipped settings on the same halves.
 """
 from __future__ import annotations
 
@@ -109,8 +109,9 @@ def best_settings(scores: Scores, images: np.ndarray | None = None, verbose: boo
 
 
 def cross_validate(scores: Scores, rounds: int, fluorescence: np.ndarray) -> None:
-    """How optimistic tuning on val is: in each round the val images are split in two random
-    halves; settings tuned on one half are scored on the other, and the other way round. Prints
+    """What searching the thresholds on val gains: in each round the val images are split in two
+    random halves; settings searched (from the shipped ones) on one half are scored on the other,
+    and the other way round. Prints
     the held-out DSB score and fluorescence AP(0.5) (``fluorescence``: a mask over the images)
     of each, and their means next to the shipped settings' on the same halves."""
     n = len(scores.cached)
@@ -139,9 +140,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true",
                         help="store the best diameter as inference_diameter in the weights file")
     parser.add_argument("--cross-validate", type=int, default=0, metavar="ROUNDS",
-                        help="instead of tuning: estimate how optimistic the val score of tuned settings "
-                             "is, with ROUNDS random two-fold splits of val at the weights' own diameter")
+                        help="instead of tuning: what searching the thresholds again on half of val gains on "
+                             "the other half, ROUNDS random two-fold splits at the weights' own diameter "
+                             "(--diameters is not used)")
     args = parser.parse_args(argv)
+    if args.cross_validate and args.write:
+        parser.error("--cross-validate only measures; it writes nothing (leave out --write)")
     torch.set_num_threads(2)
     model = load_model(args.weights)
     if args.cross_validate:

@@ -60,11 +60,11 @@ def planes_of(ann: Annotation, dims: StackDims) -> list[int]:
     """The planes ``ann`` belongs to on an image of ``dims``, each as the stack index of the
     plane's first channel: ``[0]`` for every plane (no position), several for a hyperstack
     position with slice or frame 0 (any, as ImageJ shows it), ``[dims.size + 1]`` for a position
-    the image does not have. As in ImageJ, a hyperstack position wins over a stack index, which
+    the image does not have (a channel, slice or frame beyond its own). As in ImageJ, a hyperstack position wins over a stack index, which
     wins over the slice in the name."""
     if ann.hyperstack is not None:
-        _, z, t = ann.hyperstack
-        if z > dims.slices or t > dims.frames:
+        c, z, t = ann.hyperstack
+        if c > dims.channels or z > dims.slices or t > dims.frames:
             return [dims.size + 1]
         zs = [z] if z else range(1, dims.slices + 1)
         ts = [t] if t else range(1, dims.frames + 1)

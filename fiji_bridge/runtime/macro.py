@@ -194,6 +194,9 @@ def _interruptible(call: Callable[[], Any], interpreter: Any) -> Any:
             for thread in java_thread:
                 thread.interrupt()
             worker.join(_ABORT_WAIT_S)
+            if worker.is_alive():
+                log.warning("the interrupted macro did not stop within %.0f s; it goes on in the background",
+                            _ABORT_WAIT_S)
         raise
     if "error" in outcome:
         raise outcome["error"]
@@ -205,8 +208,10 @@ def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = 
 
     Dialogs that open meanwhile (error messages, exit("..."), unexpected option dialogs) are
     closed as if cancelled; their text becomes the error. `exit` without a message is no error.
-    The macro runs on its own thread, so Ctrl-C (KeyboardInterrupt) reaches Python at once: the
-    macro is then aborted and the KeyboardInterrupt passes on.
+    Called from Python's main thread, the macro runs on a worker thread, so Ctrl-C
+    (KeyboardInterrupt) reaches Python at once: the macro is then aborted and the
+    KeyboardInterrupt passes on. Other threads (the Swing event thread, service callbacks) run
+    it themselves: they get no KeyboardInterrupt, and a macro may need the event thread free.
     """
     from jpype import JException
 
@@ -214,7 +219,10 @@ def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = 
     failure = ""
     with DialogGuard(on_poll) as guard:
         try:
-            result = _interruptible(lambda: interpreter.run(code, arg), interpreter)
+            if threading.current_thread() is threading.main_thread():
+                result = _interruptible(lambda: interpreter.run(code, arg), interpreter)
+            else:
+                result = interpreter.run(code, arg)
         except JException as exc:
             result = None
             message = str(exc.getMessage() or "")

@@ -22,9 +22,8 @@ from fiji_bridge.formats.imports import IMPORT_KINDS, detect_kind, import_annota
 from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
 from fiji_bridge.ij.positions import place, planes_of, stack_dims
-from fiji_bridge.rois.planes import one_per_plane
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
-from fiji_bridge.rois.planes import slice_from_name
+from fiji_bridge.rois.planes import one_per_plane, slice_from_name
 from fiji_bridge.service.commands import command
 from fiji_bridge.service.options import flag
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from fiji_bridge.errors import InputError
 from fiji_bridge.ij.images import imageplus_to_numpy, numpy_to_imageplus, processor_to_numpy
-from fiji_bridge.ij.positions import planes_of
+from fiji_bridge.ij.positions import place, planes_of
 from fiji_bridge.ij.rois import rois_from_manager, store_annotations
 from fiji_bridge.rois.labels import annotations_to_labels, labels_to_annotations
 from fiji_bridge.service.commands import command
@@ -69,6 +69,8 @@ def labels_to_rois(bridge: Any, image: Any = None, **options: Any) -> int:
     anns = []
     for position, plane in _label_planes(imp, slices):
         anns.extend(labels_to_annotations(plane, position=position))
+    for ann in anns:  # on a hyperstack, ImageJ needs (c, z, t) to show an ROI on its plane
+        place(imp, ann, ann.position)
     if not anns:
         raise InputError(f'"{imp.getTitle()}" holds no labels (every pixel is 0); nothing to add')
     store_annotations(bridge, imp, anns, clear=flag(options.get("clear", False)))
