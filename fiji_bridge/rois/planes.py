@@ -1,4 +1,4 @@
-"""Which (z, t) plane of an ImageJ stack or hyperstack an annotation belongs to (pure Python).
+"""Which (z, t) planes of an ImageJ stack or hyperstack an annotation belongs to (pure Python).
 
 ImageJ numbers the 2-D slices of a stack 1..n (the stack index), a hyperstack's channel first,
 then z, then t. An ROI says where it lies in one of three ways:
@@ -6,12 +6,12 @@ then z, then t. An ROI says where it lies in one of three ways:
   ImageJ's "Add to Manager" gives ROIs drawn on a hyperstack, and which ImageJ reads before
   the stack index when a .roi file holds both;
 - a stack index (``Annotation.position``);
-- neither, with the slice in its name (``0002-yyyy-xxxx``), as the ROI Manager adds ROIs on a
-  plain stack.
+- neither, with the slice in its name (``0002-yyyy-xxxx``), as the macro's roiManager("add")
+  adds ROIs on a stack.
 
 fiji_bridge treats the channels of a (z, t) plane as one plane: an annotation's plane is the
-stack index of the plane's first channel, and ROIs it places on a hyperstack with channels get
-the hyperstack position (0, z, t), which ImageJ shows on every channel of the plane.
+stack index of the plane's first channel, and ROIs it places on a hyperstack get the hyperstack
+position (0, z, t), which ImageJ shows on every channel of the plane.
 """
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ def planes_of(ann: Annotation, dims: StackDims) -> list[int]:
     """The planes ``ann`` belongs to on an image of ``dims``, each as the stack index of the
     plane's first channel: ``[0]`` for every plane (no position), several for a hyperstack
     position with slice or frame 0 (any, as ImageJ shows it), ``[dims.size + 1]`` for a position
-    the image does not have (a channel, slice or frame beyond its own). As in ImageJ, a hyperstack position wins over a stack index, which
-    wins over the slice in the name."""
+    the image does not have (a channel, slice or frame beyond its own). As in ImageJ, a
+    hyperstack position wins over a stack index, which wins over the slice in the name."""
     if ann.hyperstack is not None:
         c, z, t = ann.hyperstack
         if c > dims.channels or z > dims.slices or t > dims.frames:
