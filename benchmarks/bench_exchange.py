@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_exchange.py [VAL_FOLDER]
 """
-import sys, time, tempfile, json
+import argparse, time, tempfile, json
 from pathlib import Path
 import numpy as np, tifffile
 from pycocotools.coco import COCO
@@ -15,7 +15,9 @@ from fiji_bridge.formats.bbox import bounding_box
 from fiji_bridge.formats.coco import read_coco
 from fiji_bridge.resources import DSB2018
 
-val = Path(sys.argv[1]) if len(sys.argv) > 1 else DSB2018 / "val"
+_args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+_args.add_argument("val", nargs="?", type=Path, default=DSB2018 / "val", help="the val folder (images/, masks/)")
+val = _args.parse_args().val
 cases = []
 for p in sorted((val / "masks").glob("*.tif")):
     lab = tifffile.imread(p); anns = labels_to_annotations(lab)

@@ -6,8 +6,8 @@ Run: nice -n 5 .venv/bin/python benchmarks/bench_rois.py [repeats, default 5]
 """
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -47,7 +47,9 @@ def bench(name: str, labels: np.ndarray, repeats: int) -> tuple[float, float, in
 
 
 def main() -> None:
-    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("repeats", nargs="?", type=int, default=5, help="timed runs per mask (median)")
+    repeats = parser.parse_args().repeats
     rows = []
     total_a = total_l = 0.0
     total_n = 0

@@ -13,6 +13,7 @@ Run: .venv/bin/python benchmarks/crosscheck_rois_imagej.py [dsb val masks, defau
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -33,8 +34,11 @@ MASKS = sorted((DSB2018 / "val" / "masks").glob("*.tif"))
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else len(MASKS)
-    random_rois = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", nargs="?", type=int, default=len(MASKS), help="val masks to check")
+    parser.add_argument("random_rois", nargs="?", type=int, default=5000, help="random ROIs to check")
+    args = parser.parse_args()
+    count, random_rois = args.count, args.random_rois
     jpype.startJVM("-Djava.awt.headless=true", classpath=["/usr/share/java/ij.jar"], convertStrings=True)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,6 +3,7 @@
 # and the Fiji Bridge commands. Safe to run again: it only does what is still missing.
 #   bash scripts/setup.sh                      ImageJ 1.x from Debian (libij-java, Jython, Groovy)
 #   FIJI_DIR=/opt/Fiji.app bash scripts/setup.sh   use an existing Fiji instead
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu bash scripts/setup.sh   CPU-only torch from its own index
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,9 +32,12 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-# torch first, pinned, so pip takes the local CPU wheel instead of resolving a CUDA build
+# torch first, pinned, so pip takes a local CPU wheel where one is configured instead of resolving
+# a CUDA build; TORCH_INDEX_URL (e.g. https://download.pytorch.org/whl/cpu) picks another index
+TORCH_SOURCE=()
+[ -n "${TORCH_INDEX_URL:-}" ] && TORCH_SOURCE=(--index-url "$TORCH_INDEX_URL")
 "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
-    || { echo "== installing torch 2.13.0"; "${PIP[@]}" "torch==2.13.0"; }
+    || { echo "== installing torch 2.13.0"; "${PIP[@]}" "${TORCH_SOURCE[@]}" "torch==2.13.0"; }
 echo "== installing fiji_bridge (editable) with test dependencies"
 "${PIP[@]}" -e ".[test]"
 

@@ -68,17 +68,6 @@ def test_macro_returns_its_value(clean_ij):
     assert clean_ij.run_macro("exit;") == ""
 
 
-def test_macros_leave_no_java_threads_behind(clean_ij):
-    """Each macro runs on a Python thread that calls Java (and a dialog guard watches it); both
-    leave the JVM when done."""
-    clean_ij.run_macro("x = 1;")  # warm up
-    count = jpype.JClass("java.lang.Thread").activeCount
-    before = int(count())
-    for _ in range(50):
-        clean_ij.run_macro("x = 1;")
-    assert int(count()) <= before + 1
-
-
 def test_a_macro_run_from_the_event_thread_still_reports_its_error(clean_ij):
     """Off Python's main thread the macro runs on the calling thread: from the Swing event thread
     a worker thread would wait for the event thread, which waits for the worker."""

@@ -41,6 +41,8 @@ def _start(fiji: str | None, headless: bool):
 
 
 def run_macro_command(args: argparse.Namespace) -> int:
+    from jpype import JVMNotRunning
+
     from fiji_bridge.runtime.jvm import jvm_running
     from fiji_bridge.runtime.macro import LogTail, MacroError, run_macro
 
@@ -55,8 +57,10 @@ def run_macro_command(args: argparse.Namespace) -> int:
     except MacroError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         status = 1
+    except JVMNotRunning:  # Ctrl-C: Java's own handler stops the JVM (and then the process) under the macro
+        raise KeyboardInterrupt from None
     finally:
-        if jvm_running():  # else Java stopped itself (SIGTERM), and the Log is gone with it
+        if jvm_running():  # else Java stopped itself (Ctrl-C, SIGTERM), and the Log is gone with it
             tail.poll()
             bridge.shutdown()
     return status

@@ -7,7 +7,6 @@ import sys
 
 from fiji_bridge import __version__
 from fiji_bridge.errors import FijiBridgeError
-from fiji_bridge.runtime.jvm import let_python_handle_ctrl_c
 
 COMMAND_MODULES = (
     "fiji_bridge.cli.setup_cmds",
@@ -41,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    let_python_handle_ctrl_c()  # ImageJ commands then end with "interrupted" too, not a halt from Java
     try:
         return int(args.func(args) or 0)
     except FijiBridgeError as exc:

@@ -45,8 +45,10 @@ def run_install(args: argparse.Namespace) -> int:
 def run_gui(args: argparse.Namespace) -> int:
     import fiji_bridge
     from fiji_bridge.install import install
+    from fiji_bridge.runtime.jvm import let_python_handle_ctrl_c
 
     install(args.fiji)
+    let_python_handle_ctrl_c()  # Ctrl-C then closes ImageJ below, instead of halting from Java
     bridge = fiji_bridge.start(args.fiji, mode="gui")
     print(f"{bridge.flavour} {bridge.imagej_version()} is running with fiji_bridge; close ImageJ to stop.")
     try:

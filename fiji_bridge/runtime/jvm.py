@@ -22,8 +22,9 @@ _python_handles_ctrl_c = False
 def let_python_handle_ctrl_c() -> None:
     """Have Ctrl-C raise KeyboardInterrupt in Python instead of halting the process from Java
     (JPype's default outside interactive sessions), for the JVM started next (ImageJ 1.x or
-    Fiji) from the main thread. Only for programs whose main thread polls, as the CLI's commands do:
-    a Python call blocked in Java sees the KeyboardInterrupt only when it returns."""
+    Fiji) from the main thread. Only for programs whose main thread polls in Python, as
+    `fiji-bridge gui` does: a Python call blocked in Java sees the KeyboardInterrupt only when
+    it returns."""
     global _python_handles_ctrl_c
     _python_handles_ctrl_c = True
 

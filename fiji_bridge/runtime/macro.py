@@ -7,10 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fiji_bridge.errors import FijiBridgeError
-from fiji_bridge.runtime.jvm import jvm_running
 
 _POLL_S = 0.05
-_ABORT_WAIT_S = 5.0  # how long an aborted macro may take to stop before Ctrl-C passes on
 log = logging.getLogger("fiji_bridge.macro")
 
 
@@ -67,7 +65,7 @@ class DialogGuard:
         self.messages: list[str] = []
         self._on_poll = on_poll
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=detaching(self._watch), name="fiji_bridge-dialog-guard", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name="fiji_bridge-dialog-guard", daemon=True)
         self._before: set[int] = set()
         self._handled: dict[int, object] = {}
 
@@ -118,8 +116,6 @@ class DialogGuard:
                     self._handled[key] = dialog
                 self._release_stuck_loops()
             except Exception:  # the guard must outlive any odd window, or a dialog would block forever
-                if not jvm_running():  # Java stopped itself (Ctrl-C under JPype's default, SIGTERM)
-                    return
                 log.exception("dialog guard: unexpected error")
 
     def _release_stuck_loops(self) -> None:
@@ -157,61 +153,11 @@ class DialogGuard:
             self._thread.join()
 
 
-def detaching(target: Callable[[], None]) -> Callable[[], None]:
-    """``target`` for a Python thread that calls Java: the thread leaves the JVM when done, or
-    each such thread would stay attached, one more Java thread per macro."""
-    def run() -> None:
-        try:
-            target()
-        finally:
-            if jvm_running():
-                _java("java.lang.Thread").detach()
-
-    return run
-
-
-def _interruptible(call: Callable[[], Any], interpreter: Any) -> Any:
-    """``call()`` on a worker thread; on KeyboardInterrupt here, abort ``interpreter``'s macro
-    (and wake it from a wait), then let the KeyboardInterrupt pass on."""
-    outcome: dict[str, Any] = {}
-    java_thread: list[Any] = []
-
-    def work() -> None:
-        java_thread.append(_java("java.lang.Thread").currentThread())
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=detaching(work), name="fiji_bridge macro", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(_POLL_S)
-    except KeyboardInterrupt:
-        if jvm_running():
-            interpreter.abortMacro()
-            for thread in java_thread:
-                thread.interrupt()
-            worker.join(_ABORT_WAIT_S)
-            if worker.is_alive():
-                log.warning("the interrupted macro did not stop within %.0f s; it goes on in the background",
-                            _ABORT_WAIT_S)
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = None) -> str:
     """Run macro `code` with `arg`; return its return value ("" if none) or raise MacroError.
 
     Dialogs that open meanwhile (error messages, exit("..."), unexpected option dialogs) are
     closed as if cancelled; their text becomes the error. `exit` without a message is no error.
-    Called from Python's main thread, the macro runs on a worker thread, so Ctrl-C
-    (KeyboardInterrupt) reaches Python at once: the macro is then aborted and the
-    KeyboardInterrupt passes on. Other threads (the Swing event thread, service callbacks) run
-    it themselves: they get no KeyboardInterrupt, and a macro may need the event thread free.
     """
     from jpype import JException
 
@@ -219,10 +165,7 @@ def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = 
     failure = ""
     with DialogGuard(on_poll) as guard:
         try:
-            if threading.current_thread() is threading.main_thread():
-                result = _interruptible(lambda: interpreter.run(code, arg), interpreter)
-            else:
-                result = interpreter.run(code, arg)
+            result = interpreter.run(code, arg)
         except JException as exc:
             result = None
             message = str(exc.getMessage() or "")
