@@ -23,7 +23,7 @@ from fiji_bridge.formats.opsef import export_opsef, load_opsef
 from fiji_bridge.ij.images import numpy_to_imageplus
 from fiji_bridge.ij.positions import place, planes_of, stack_dims
 from fiji_bridge.ij.rois import rois_from_manager, rois_to_manager
-from fiji_bridge.rois.planes import one_per_plane, slice_from_name
+from fiji_bridge.rois.planes import one_per_plane, plane_start, slice_from_name
 from fiji_bridge.service.commands import command
 from fiji_bridge.service.options import flag
 
@@ -174,11 +174,10 @@ def _place_on_planes(imp: Any, anns: list[Annotation], path: Path) -> None:
                          f"{planes} plane(s); open the matching stack first")
     if imp.getStackSize() == 1:
         return
-    nz = int(imp.getNSlices())
+    dims = stack_dims(imp)
     for ann in anns:
         if ann.position:
-            z, t = (ann.position - 1) % nz + 1, (ann.position - 1) // nz + 1
-            place(imp, ann, int(imp.getStackIndex(1, z, t)))
+            place(imp, ann, plane_start(ann.position, dims))
         else:
             place(imp, ann)
 
