@@ -304,3 +304,73 @@ def test_hyperstack_channels_are_one_plane_for_positions_existing_and_export(cle
     written = sorted(p.name for p in (tmp_path / "out" / "labelled_masks").iterdir())
     assert written == ["hs-0001.tiff", f"hs-{plane:04d}.tiff"]
     assert tifffile.imread(tmp_path / "out" / "labelled_masks" / f"hs-{plane:04d}.tiff").max() == 2
+
+
+def test_next_candidate_leaves_an_roi_that_took_a_deleted_suggestions_name(clean_ij, clump):
+    """The added suggestion is deleted and the person accepts another object, which gets the
+    freed name 0001 (the ROI Manager was empty): Next Candidate must not replace that ROI."""
+    imp, labels = clump
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");'
+                       'roiManager("select", 0); roiManager("delete");'
+                       'makeOval(60, 60, 10, 10); run("Accept Contour"); run("Select None");')
+    manager = clean_ij.RoiManager.getInstance()
+    assert manager_names(clean_ij) == ["0001"] and _bounds_of(manager.getRoi(0)) == (60, 60, 10, 10)
+    clean_ij.run_macro('run("Next Candidate");')
+    assert manager_names(clean_ij) == ["0001"] and _bounds_of(manager.getRoi(0)) == (60, 60, 10, 10)
+    assert _bounds(imp) != (60, 60, 10, 10)
+
+
+def test_a_deleted_name_is_not_given_again_while_the_manager_holds_rois(clean_ij, clump):
+    clean_ij.run_macro('makeOval(10, 10, 8, 8); run("Accept Contour"); makeOval(30, 10, 8, 8); run("Accept Contour");'
+                       'roiManager("select", 1); roiManager("delete"); makeOval(50, 10, 8, 8); run("Accept Contour");')
+    assert manager_names(clean_ij) == ["0001", "0003"]
+
+
+def test_next_candidate_keeps_an_added_suggestion_the_person_changed(clean_ij, clump):
+    imp, labels = clump
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");'
+                       'makeOval(60, 60, 10, 10); roiManager("select", 0); run("Restore Selection");')
+    clean_ij.run_macro('makeOval(60, 60, 10, 10); roiManager("select", 0); makeOval(60, 60, 10, 10);'
+                       'roiManager("update"); run("Select None");')
+    manager = clean_ij.RoiManager.getInstance()
+    edited = _bounds_of(manager.getRoi(0))
+    assert edited == (60, 60, 10, 10)
+    clean_ij.run_macro('run("Next Candidate");')
+    assert manager_names(clean_ij) == ["0001"] and _bounds_of(manager.getRoi(0)) == edited
+
+
+def test_next_candidate_after_a_failed_suggestion_or_a_new_selection_changes_nothing(clean_ij, clump):
+    imp, labels = clump
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17");')
+    clean_ij.run_macro('makeRectangle(60, 60, 12, 12);')
+    with pytest.raises(MacroError, match="selection has changed"):
+        clean_ij.run_macro('run("Next Candidate");')
+    assert _bounds(imp) == (60, 60, 12, 12)
+    with pytest.raises(MacroError, match="too small"):
+        clean_ij.run_macro('makeRectangle(150, 150, 1, 1); run("Suggest Contour", "method=unet");')
+    with pytest.raises(MacroError, match="run Suggest Contour first"):
+        clean_ij.run_macro('run("Next Candidate");')
+    assert _bounds(imp) == (150, 150, 1, 1)
+
+
+def test_refining_an_added_suggestion_with_add_replaces_its_entry(clean_ij, clump):
+    imp, labels = clump
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");'
+                       'run("Suggest Contour", "method=active_contour max_distance=17 add");')
+    refined = selection_mask(imp)
+    [roi] = clean_ij.RoiManager.getInstance().getRoisAsArray()
+    assert str(roi.getName()) == "0001"
+    assert np.array_equal(annotation_mask(roi_to_annotation(roi), labels.shape), refined)
+
+
+def test_accept_contour_run_several_times_at_once_gives_distinct_names(clean_ij, clump):
+    """Menu commands and shortcuts run on their own threads: quick presses must not share a name."""
+    import time
+    clean_ij.run_macro('makeOval(20, 20, 20, 20); run("Accept Contour"); makeOval(60, 60, 20, 20);')
+    for _ in range(4):
+        clean_ij.IJ.doCommand("Accept Contour")
+    manager = clean_ij.RoiManager.getInstance()
+    deadline = time.monotonic() + 60
+    while manager.getCount() < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(manager_names(clean_ij)) == ["0001", "0002", "0003", "0004", "0005"]

@@ -40,10 +40,13 @@ class _Suggestion:
     outline: np.ndarray
     position: int
     added: str = ""  # the ROI Manager entry this suggestion was added as ("" if it was not)
+    entry: np.ndarray | None = None  # that entry's outline as added: it is replaced only while unchanged
 
 
 _last: dict[int, _Suggestion] = {}
 _last_lock = threading.Lock()
+_naming_lock = threading.Lock()  # naming and adding are one step, also for commands run at once
+_given: dict[int, int] = {}  # ROI Manager (identity hash) -> the highest number it was given
 
 
 def _current_image(image: Any, what: str) -> Any:
@@ -95,29 +98,56 @@ def _source(imp: Any, state: _Suggestion) -> tuple[np.ndarray, np.ndarray, tuple
 
 
 def _next_name(manager: Any) -> str:
-    """AnnotatorJ's 0001, 0002, ...: one above the highest number among the ROI names, so a
-    name is never given twice (after deletions or imported labels with gaps)."""
-    names = [] if manager is None else [str(roi.getName()).strip() for roi in manager.getRoisAsArray()]
-    return f"{max((int(n) for n in names if n.isdecimal() and n.isascii()), default=0) + 1:04d}"
+    """AnnotatorJ's 0001, 0002, ...: one above the highest number among the ROI names and the
+    names given before in this ROI Manager, so a name is not given twice after deletions (or
+    imported labels with gaps); an emptied ROI Manager starts again at 0001."""
+    names = [str(roi.getName()).strip() for roi in manager.getRoisAsArray()]
+    if not names:
+        return "0001"
+    highest = max((int(n) for n in names if n.isdecimal() and n.isascii()), default=0)
+    return f"{max(highest, _given.get(_identity(manager), 0)) + 1:04d}"
 
 
-def _add_to_manager(bridge: Any, ann: Annotation) -> str:
-    """Add an outline to the ROI Manager under the next free 0001-style name; returns the name."""
-    ann.name = _next_name(jpype.JClass("ij.plugin.frame.RoiManager").getInstance())
-    rois_to_manager(bridge, [ann])
-    return ann.name
+def _identity(manager: Any) -> int:
+    return int(jpype.JClass("java.lang.System").identityHashCode(manager))
 
 
-def _replace_in_manager(name: str, ann: Annotation) -> bool:
-    """Put ``ann`` in place of the ROI Manager entry ``name``, keeping the name; False if it is gone."""
-    manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
-    index = -1 if manager is None or not name else int(manager.getIndex(name))
-    if index < 0:
-        return False
-    ann.name = name
-    roi = annotation_to_roi(ann)
-    on_event_thread(lambda: manager.setRoi(roi, index))
-    return True
+def _manager_outline(manager: Any, index: int) -> np.ndarray:
+    return roi_to_annotation(manager.getRoi(index)).polygon
+
+
+def _add_to_manager(bridge: Any, ann: Annotation) -> np.ndarray:
+    """Add an outline to the ROI Manager under the next free 0001-style name (set on ``ann``);
+    returns the outline as the ROI Manager holds it."""
+    def name_and_add() -> np.ndarray:
+        with _naming_lock:
+            manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
+            ann.name = "0001" if manager is None else _next_name(manager)
+            rois_to_manager(bridge, [ann])
+            manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
+            _given[_identity(manager)] = int(ann.name)
+            return _manager_outline(manager, int(manager.getCount()) - 1)
+    return on_event_thread(name_and_add)
+
+
+def _replace_in_manager(name: str, expected: np.ndarray | None, ann: Annotation) -> np.ndarray | None:
+    """Put ``ann`` in place of the ROI Manager entry ``name``, keeping the name, if that entry
+    still has the ``expected`` outline; returns its new outline, or None (entry gone or changed:
+    then it stays as the person left it)."""
+    def replace() -> np.ndarray | None:
+        with _naming_lock:
+            manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
+            index = -1 if manager is None or not name or expected is None else int(manager.getIndex(name))
+            if index < 0 or not _same_outline(_manager_outline(manager, index), expected):
+                return None
+            ann.name = name
+            manager.setRoi(annotation_to_roi(ann), index)
+            return _manager_outline(manager, index)
+    return on_event_thread(replace)
+
+
+def _same_outline(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-4))
 
 
 def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, Any]:
@@ -129,8 +159,10 @@ def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, 
     ann = Annotation(outline, group=state.group, roi_type="traced")
     place(imp, ann, state.position)
     imp.setRoi(annotation_to_roi(ann))
-    if not (state.added and _replace_in_manager(state.added, ann)):
-        state.added = _add_to_manager(bridge, ann) if add else ""
+    state.entry = _replace_in_manager(state.added, state.entry, ann) if state.added else None
+    if state.entry is None:
+        state.entry = _add_to_manager(bridge, ann) if add else None
+        state.added = ann.name if add else ""
     with _last_lock:
         _last[int(imp.getID())] = state
     return {"vertices": len(outline), "candidate": state.candidate + 1, "name": state.added}
@@ -150,8 +182,25 @@ def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
                          "(a composite selection): draw one rough outline over the object")
     method, max_distance = _options(options)
     closed = ann.roi_type not in OPEN_TYPES
+    add = flag(options.get("add", False))
     state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, plane_position(imp))
-    return _suggest(bridge, imp, state, flag(options.get("add", False)))
+    if add and closed:  # refining an ROI Manager entry replaces it
+        state.added, state.entry = _entry_holding(imp, ann.polygon)
+    try:
+        return _suggest(bridge, imp, state, add)
+    except Exception:
+        with _last_lock:  # Next Candidate must not go back to an older suggestion
+            _last.pop(int(imp.getID()), None)
+        raise
+
+
+def _entry_holding(imp: Any, outline: np.ndarray) -> tuple[str, np.ndarray | None]:
+    """(name, outline) of the ROI Manager entry on the displayed plane with this outline, or ("", None)."""
+    box = (*np.floor(outline.min(0)).astype(int), *np.ceil(outline.max(0)).astype(int))
+    for entry in manager_areas_meeting(box, imp):
+        if entry.name and _same_outline(entry.polygon, outline):
+            return entry.name, entry.polygon
+    return "", None
 
 
 @command("next_candidate")
@@ -164,8 +213,11 @@ def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, 
     if last is None or last.position != plane_position(imp):
         raise InputError(f"Next Candidate works after Suggest Contour on \"{imp.getTitle()}\" "
                          "(on the same slice): run Suggest Contour first")
+    if imp.getRoi() is not None and not _same_outline(roi_to_annotation(imp.getRoi()).polygon, last.outline):
+        raise InputError("the selection has changed since the last suggestion: Next Candidate replaces "
+                         "that suggestion only; run Suggest Contour on the new selection")
     state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
-                        last.candidate + 1, last.outline, last.position, last.added)
+                        last.candidate + 1, last.outline, last.position, last.added, last.entry)
     return _suggest(bridge, imp, state, flag(options.get("add", False)))
 
 
@@ -179,4 +231,5 @@ def accept(bridge: Any, image: Any = None, **options: Any) -> str:
                          "run Suggest Contour on it first")
     place(imp, ann)
     ann.stroke_color = None
-    return _add_to_manager(bridge, ann)
+    _add_to_manager(bridge, ann)
+    return ann.name
