@@ -12,13 +12,15 @@ TITLE = "Import OpSeF"
 
 def main():
     bridgeclient.service()
+    memory = bridgeclient.DialogMemory(TITLE)
     gd = GenericDialog(TITLE)
-    gd.addFileField("FilePairList", "")
-    gd.addCheckbox("Clear ROI Manager first", False)
+    gd.addFileField("FilePairList", memory.get("list", ""))
+    gd.addCheckbox("Clear ROI Manager first", memory.get("clear", False))
     gd.showDialog()
     if gd.wasCanceled():
         return
     options = {"list": gd.getNextString(), "clear": gd.getNextBoolean()}
+    memory.save(options)
     count = bridgeclient.call("import_opsef", options)
     IJ.showStatus("%s: %s ROIs added to the ROI Manager" % (TITLE, count))
 

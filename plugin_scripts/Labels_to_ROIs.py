@@ -6,17 +6,20 @@ from ij import IJ, WindowManager
 from ij.gui import GenericDialog
 
 TITLE = "Labels to ROIs"
+SLICES = ["current", "all"]
 
 
 def main():
     bridgeclient.service()
+    memory = bridgeclient.DialogMemory(TITLE)
     gd = GenericDialog(TITLE)
-    gd.addChoice("Slices", ["current", "all"], "current")
-    gd.addCheckbox("Clear ROI Manager first", False)
+    gd.addChoice("Slices", SLICES, memory.get("slices", SLICES[0], SLICES))
+    gd.addCheckbox("Clear ROI Manager first", memory.get("clear", False))
     gd.showDialog()
     if gd.wasCanceled():
         return
     options = {"slices": gd.getNextChoice(), "clear": gd.getNextBoolean()}
+    memory.save(options)
     count = bridgeclient.call("labels_to_rois", WindowManager.getCurrentImage(), options)
     IJ.showStatus("%s: %s ROIs added to the ROI Manager" % (TITLE, count))
 

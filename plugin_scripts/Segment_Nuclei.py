@@ -17,17 +17,19 @@ def main():
     if imp is None:
         IJ.error(TITLE, TITLE + " needs an open image: open one (File > Open...) and run it again")
         return
+    memory = bridgeclient.DialogMemory(TITLE)
     gd = GenericDialog(TITLE)
-    gd.addNumericField("Diameter", 0, 1, 6, "px (0 = automatic)")
-    gd.addCheckbox("TTA (flips/rotations, 8x slower)", False)
-    gd.addChoice("Output", OUTPUTS, OUTPUTS[0])
-    gd.addChoice("Slices", SLICES, SLICES[0])
-    gd.addCheckbox("Clear ROI Manager / overlay first", False)
+    gd.addNumericField("Diameter", memory.get("diameter", 0), 1, 6, "px (0 = automatic)")
+    gd.addCheckbox("TTA (flips/rotations, 8x slower)", memory.get("tta", False))
+    gd.addChoice("Output", OUTPUTS, memory.get("output", OUTPUTS[0], OUTPUTS))
+    gd.addChoice("Slices", SLICES, memory.get("slices", SLICES[0], SLICES))
+    gd.addCheckbox("Clear ROI Manager / overlay first", memory.get("clear", False))
     gd.showDialog()
     if gd.wasCanceled():
         return
     options = {"diameter": gd.getNextNumber(), "tta": gd.getNextBoolean(), "output": gd.getNextChoice(),
                "slices": gd.getNextChoice(), "clear": gd.getNextBoolean()}
+    memory.save(options)
     count = bridgeclient.call("segment_nuclei", imp, options)
     IJ.showStatus("%s: %s nuclei" % (TITLE, count))
 

@@ -11,14 +11,18 @@ METHODS = ["unet", "region_growing", "active_contour"]
 
 
 def options_from_dialog():
+    """The dialog's options (opening with the user's last ones), or None when it was cancelled."""
+    memory = bridgeclient.DialogMemory(TITLE)
     gd = GenericDialog(TITLE)
-    gd.addChoice("Method", METHODS, "unet")
-    gd.addNumericField("Max_distance", 17, 0, 4, "px")
-    gd.addCheckbox("Add to ROI Manager", False)
+    gd.addChoice("Method", METHODS, memory.get("method", "unet", METHODS))
+    gd.addNumericField("Max_distance", memory.get("max_distance", 17), 0, 4, "px")
+    gd.addCheckbox("Add to ROI Manager", memory.get("add", False))
     gd.showDialog()
     if gd.wasCanceled():
         return None
-    return {"method": gd.getNextChoice(), "max_distance": gd.getNextNumber(), "add": gd.getNextBoolean()}
+    options = {"method": gd.getNextChoice(), "max_distance": gd.getNextNumber(), "add": gd.getNextBoolean()}
+    memory.save(options)
+    return options
 
 
 def main():

@@ -5,12 +5,13 @@
 #     def main():
 #         value = bridgeclient.call("labels_to_rois", imp, {"slices": "all"})
 #     bridgeclient.run(main)
-from ij import IJ, Macro
+from ij import IJ, Macro, Prefs
 from ij.plugin.frame import Recorder
 from java.lang import System
 from java.util import ArrayList, HashMap
 
 PROPERTY = "fiji_bridge.service"
+PREFS_PREFIX = "fiji_bridge."
 TITLE = "Fiji Bridge"
 # Same words as fiji_bridge.service.registry.MISSING_SERVICE_MESSAGE (a test keeps them equal).
 MISSING_SERVICE_MESSAGE = (
@@ -70,6 +71,52 @@ def option_value(options, key, default):
 def option_flag(options, key):
     """True when the checkbox keyword `key` appears as a word in a macro option string."""
     return (" " + key + " ") in (" " + options + " ")
+
+
+class DialogMemory(object):
+    """The values a command's dialog showed when the user last pressed OK, kept in ij.Prefs as
+    fiji_bridge.<command>.<key> (ImageJ writes them to IJ_Prefs.txt when it quits).
+
+    A macro call with options (run("Cmd", "key=value ...")) neither reads nor changes them: its
+    dialog starts from the fixed defaults, so that a recorded macro always does the same.
+
+        memory = bridgeclient.DialogMemory(TITLE)
+        gd.addChoice("Method", METHODS, memory.get("method", "unet", METHODS))
+        ...
+        memory.save({"method": method, ...})   # after gd.wasCanceled() was checked
+    """
+
+    def __init__(self, command):
+        self.prefix = PREFS_PREFIX + command.lower().replace(" ", "_") + "."
+        self.active = Macro.getOptions() is None
+
+    def get(self, key, default, choices=None):
+        """The remembered value of `key` (as the type of `default`), else `default`; a choice
+        no longer among `choices` gives `default` too."""
+        text = Prefs.get(self.prefix + key, None) if self.active else None
+        if text is None:
+            return default
+        if isinstance(default, bool):
+            return text == "true"
+        if isinstance(default, (int, float)):
+            try:
+                return float(text)
+            except ValueError:
+                return default
+        if choices is not None and text not in choices:
+            return default
+        return text
+
+    def save(self, values):
+        """Remember the confirmed `values` (a dict key -> value) for the next time the dialog opens."""
+        if not self.active:
+            return
+        for key, value in values.items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, (int, float)):
+                value = repr(value)
+            Prefs.set(self.prefix + key, value)
 
 
 def run(main):

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from fiji_bridge.annotation import Annotation
-from fiji_bridge.rois.planes import StackDims, hyperstack_position, one_per_plane, place, planes_of
+from fiji_bridge.rois.planes import (StackDims, hyperstack_position, one_per_plane, place, plane_number, plane_start,
+                                     planes_of)
 
 SQUARE = np.array([[0, 0], [4, 0], [4, 4], [0, 4]], float)
 HYPERSTACK = StackDims(channels=2, slices=4, frames=3)  # stack index = ((t-1)*4 + z-1)*2 + c
@@ -72,3 +73,10 @@ def test_bad_hyperstack_positions_are_refused():
         at(hyperstack=(0, -1, 2))
     with pytest.raises(ValueError, match="channel, slice, frame"):
         at(hyperstack=(1, 2))
+
+
+def test_plane_numbers_follow_imagej_slice_and_frame_order():
+    """Plane n = (t - 1) * slices + z, whatever the channels; plane_number inverts plane_start."""
+    assert [plane_number(i, HYPERSTACK) for i in (1, 2, 3, 8, 9, 24)] == [1, 1, 2, 4, 5, 12]
+    assert all(plane_number(plane_start(n, HYPERSTACK) + c, HYPERSTACK) == n for n in range(1, 13) for c in (0, 1))
+    assert HYPERSTACK.planes == 12 and StackDims(3, 1, 1).planes == 1

@@ -51,6 +51,9 @@ def _register_import(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image", type=Path, help="image or image folder (YOLO needs the image size)")
     p.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
                    help="how binary-mask pixels join into objects (default 8)")
+    p.add_argument("--class", dest="group", default="", metavar="N",
+                   help="give every ROI class (ROI group) N, 0..255 (default: the file's classes, "
+                        "or NN for a file in a Class_NN folder)")
     p.add_argument("--overwrite", action="store_true", help="replace existing ROI zips")
     p.set_defaults(func=_run_import)
 
@@ -87,8 +90,8 @@ def parse_class_names(values: list[str]) -> dict[int, str]:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from fiji_bridge.formats.exports import (export_annotations, left_out, pair_rois_with_images, parse_formats,
-                                             roi_count, unpaired_roisets)
+    from fiji_bridge.formats.exports import (covered_note, export_annotations, left_out, pair_rois_with_images,
+                                             parse_formats, roi_count, unpaired_roisets)
     formats = parse_formats(args.format)
     items = pair_rois_with_images(args.rois, args.image)
     written = export_annotations(items, args.output, formats, overwrite=args.overwrite,
@@ -102,14 +105,22 @@ def _run_export(args: argparse.Namespace) -> int:
         print(f"left out: {line}", file=sys.stderr)
     for roiset in unpaired_roisets(args.rois, args.image):
         print(f"left out: {roiset}: no image of that name in {args.image}", file=sys.stderr)
+    covered = covered_note(items, formats)
+    if covered:
+        print(f"note: {covered}", file=sys.stderr)
     return 0
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    from fiji_bridge.formats.imports import import_annotations, write_roisets
+    from fiji_bridge.formats.imports import class_option, import_annotations, write_roisets
+    from fiji_bridge.formats.plane_files import merge_planes
+    group = class_option(args.group, "--class")
     items = []
     for path in _expand(args.inputs):
         items += import_annotations(path, args.kind, image=args.image, connectivity=args.connectivity)
+    for ann in (a for item in items for a in item.annotations) if group is not None else ():
+        ann.group = group
+    items = merge_planes(items)  # the plane files <img>-NNNN of a stack: one <img>_ROIs.zip
     written = write_roisets(items, args.output, overwrite=args.overwrite)
     for item in items:
         print(f"{item.file_name}: {len(item.annotations)} ROIs")

@@ -7,7 +7,8 @@
 - ``opsef.load_opsef`` / ``opsef.export_opsef``: OpSeF FilePairList projects <-> a stack with
   per-slice ROIs.
 - Building blocks: ``masks`` (rasterising), ``bbox``, ``coco``, ``yolo``, ``classes``,
-  ``images`` (reading / TIFF writing), ``atomic`` (all-or-nothing writes).
+  ``images`` (reading / TIFF writing), ``plane_files`` (``<img>-NNNN`` files of a stack's
+  planes), ``atomic`` (all-or-nothing writes).
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from fiji_bridge.formats import bbox, masks, yolo
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.classes import class_folder, groups_in
 from fiji_bridge.formats.images import add_sparse_stack, add_tiff
+from fiji_bridge.rois.labels import annotations_to_labels
 
 ROIS_SUFFIX = "_ROIs.zip"
 FOLDERS = {
@@ -35,6 +36,7 @@ EXPORT_FORMATS = tuple(FOLDERS)
 COCO_FILE = "annotations.json"
 MASK_SUFFIX = ".tiff"
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}")
+CLASS_DIR = re.compile(r"^Class_(\d{2,3})$")
 
 
 def image_stem(image: str | os.PathLike) -> str:
@@ -70,15 +72,32 @@ def add_image_files(batch: WriteBatch, out_dir: Path, fmt: str, stem: str,
     """Queue one image's files in format ``fmt`` (all but COCO), with ``Class_NN/`` copies.
 
     ``label_values``: "index" (ROI index + 1, AnnotatorJ's ``labelled_masks``) or "name" (the
-    integer ROI name) for the main label mask; ``Class_NN`` masks always use the names.
+    integer ROI name) for the main label mask; ``Class_NN`` masks always use the names, numbered
+    over all of the image's ROIs, so an ROI has the same value in both with "name". The
+    image's ``Class_NN/`` files of classes it no longer has are queued for removal.
     """
     anns = [a for a in anns if a.is_area]
-    _add_one(batch, output_file(out_dir, fmt, stem), fmt, anns, shape, label_values, yolo_mode)
+    by_name = masks.label_values(anns, "name")
+    values = by_name if label_values == "name" else masks.label_values(anns, label_values)
+    _add_one(batch, output_file(out_dir, fmt, stem), fmt, anns, values, shape, yolo_mode)
     if fmt == "yolo":
         return
-    for group in groups_in(anns):
-        members = [a for a in anns if a.group == group]
-        _add_one(batch, output_file(out_dir, fmt, stem, group), fmt, members, shape, "name", yolo_mode)
+    groups = groups_in(anns)
+    for group in groups:
+        members = [i for i, a in enumerate(anns) if a.group == group]
+        _add_one(batch, output_file(out_dir, fmt, stem, group), fmt, [anns[i] for i in members],
+                 by_name[members], shape, yolo_mode)
+    for stale in class_files(out_dir, fmt, stem):
+        if stale.parent.name not in map(class_folder, groups):
+            batch.remove(stale)
+
+
+def class_files(out_dir: Path, fmt: str, stem: str) -> list[Path]:
+    """The existing ``Class_NN/`` files of image ``stem`` in format ``fmt``."""
+    folder = out_dir / FOLDERS[fmt]
+    name = output_file(out_dir, fmt, stem).name
+    return sorted(sub / name for sub in folder.glob("Class_*")
+                  if CLASS_DIR.match(sub.name) and (sub / name).is_file()) if folder.is_dir() else []
 
 
 def add_yolo_classes(batch: WriteBatch, out_dir: Path, groups: Sequence[int],
@@ -87,10 +106,10 @@ def add_yolo_classes(batch: WriteBatch, out_dir: Path, groups: Sequence[int],
     batch.add_text(out_dir / FOLDERS["yolo"] / yolo.CLASSES_FILE, yolo.classes_text(groups, class_names))
 
 
-def _add_one(batch: WriteBatch, path: Path, fmt: str, anns: list[Annotation],
-             shape: tuple[int, int], values: str, yolo_mode: str) -> None:
+def _add_one(batch: WriteBatch, path: Path, fmt: str, anns: list[Annotation], values: np.ndarray,
+             shape: tuple[int, int], yolo_mode: str) -> None:
     if fmt == "labels":
-        add_tiff(batch, path, masks.label_mask(anns, shape, by=values))
+        add_tiff(batch, path, annotations_to_labels(anns, shape, values=values.tolist()))
     elif fmt == "binary":
         add_tiff(batch, path, masks.binary_mask(anns, shape))
     elif fmt == "layered":

@@ -1,9 +1,11 @@
 """All-or-nothing writing of a set of files: check every target first, then write atomically.
 
-A :class:`WriteBatch` collects (path, writer) pairs. :meth:`WriteBatch.commit` refuses existing
+A :class:`WriteBatch` collects (path, writer) pairs and files that the new set replaces without
+writing them again (stale files of an earlier export). :meth:`WriteBatch.commit` refuses existing
 files (unless ``overwrite``) and duplicate targets before touching the disk, writes every file
 to a temporary name next to its target, and only when all of them succeeded moves them into
-place with ``os.replace``. After a failure no target file is created or changed.
+place with ``os.replace`` and removes the stale files. After a failure no target file is
+created, changed or removed.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from fiji_bridge.atomic import TEMP_PREFIX
 from fiji_bridge.errors import InputError
 
 Writer = Callable[[Path], None]
+OVERWRITE_HINT = ("tick Overwrite in the Fiji dialog (macro option: overwrite), "
+                  "--overwrite on the command line, overwrite=True in Python")
 
 
 class WriteBatch:
@@ -24,6 +28,7 @@ class WriteBatch:
     def __init__(self, *, overwrite: bool = False) -> None:
         self.overwrite = overwrite
         self._writers: dict[Path, Writer] = {}
+        self._stale: list[Path] = []
 
     def add(self, path: str | os.PathLike, writer: Writer) -> Path:
         """Queue ``writer(tmp_path)``, which must write the whole file to ``tmp_path``."""
@@ -38,6 +43,11 @@ class WriteBatch:
         data = text.replace("\n", newline).encode("utf-8")
         return self.add(path, lambda tmp: tmp.write_bytes(data))
 
+    def remove(self, path: str | os.PathLike) -> None:
+        """Queue an existing file that this batch replaces without writing it again; it is
+        removed (and its folder, when that is left empty) once every file is in place."""
+        self._stale.append(Path(path).absolute())
+
     @property
     def paths(self) -> list[Path]:
         """Targets queued so far, in order."""
@@ -45,12 +55,13 @@ class WriteBatch:
 
     def check(self) -> None:
         """Raise InputError if a target exists (without overwrite) or is a folder."""
-        for target in self._writers:
+        for target in [*self._writers, *self._stale]:
             if target.is_dir():
                 raise InputError(f"cannot write {target}: a folder of that name exists")
             if target.exists() and not self.overwrite:
-                raise InputError(f"{target} exists already; choose another output folder or "
-                                 "allow overwriting (overwrite=True, --overwrite)")
+                stale = " (from an earlier export; this one would remove it)" if target in self._stale else ""
+                raise InputError(f"{target} exists already{stale}; choose another output folder or "
+                                 f"allow overwriting: {OVERWRITE_HINT}")
 
     def commit(self) -> list[Path]:
         """Check, write everything to temporary files, then move all into place."""
@@ -67,6 +78,9 @@ class WriteBatch:
             for target, tmp in temps.items():
                 os.replace(tmp, target)
                 moved.append(target)
+            for stale in self._stale:
+                stale.unlink(missing_ok=True)
+                _remove_if_empty(stale.parent)
         except BaseException as exc:
             for tmp in temps.values():
                 tmp.unlink(missing_ok=True)

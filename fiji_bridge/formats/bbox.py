@@ -8,6 +8,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.masks import crop_mask
@@ -28,22 +30,25 @@ def fills_pixels(ann: Annotation, shape: tuple[int, int]) -> bool:
     return bool(crop_mask(ann, shape)[2].any())
 
 
-def image_box(ann: Annotation, shape: tuple[int, int]) -> Box | None:
-    """``bounding_box`` clipped to the image; None when the ROI lies wholly outside it."""
-    height, width = shape
-    x, y, w, h = bounding_box(ann)
-    x0, y0 = min(max(x, 0), width), min(max(y, 0), height)
-    x1, y1 = max(min(x + w, width), x0), max(min(y + h, height), y0)
-    return None if x1 == x0 or y1 == y0 else (x0, y0, x1 - x0, y1 - y0)
+def pixel_box(ann: Annotation, shape: tuple[int, int],
+              crop: tuple[int, int, np.ndarray] | None = None) -> Box | None:
+    """Box (x, y, width, height) of the image pixels ImageJ fills for the ROI, the box every
+    format writes (so CSV, YOLO, COCO and the masks agree); None when it fills none.
+    ``crop``: the ROI's ``crop_mask``, when the caller has it already."""
+    y0, x0, mask = crop if crop is not None else crop_mask(ann, shape)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0]) + 1, int(rows[-1] - rows[0]) + 1
 
 
 def boxes_csv(anns: Sequence[Annotation], shape: tuple[int, int]) -> str:
-    """CSV text with a header line and one box per annotation in ROI order, clipped to the
-    image; ROIs that fill no pixel of the image are left out (as they are from the masks)."""
+    """CSV text with a header line and one box per annotation in ROI order: the box of its
+    pixels in the image; ROIs that fill no pixel of the image are left out (as from the masks)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(image_box(a, shape) for a in anns if fills_pixels(a, shape))
+    writer.writerows(box for box in (pixel_box(a, shape) for a in anns) if box is not None)
     return out.getvalue()
 
 

@@ -7,7 +7,7 @@ image) as the traced outline of the pixels ImageJ fills for it, because pycocoto
 rasterises slanted edges by its own rule. So every polygon decodes to exactly ImageJ's pixels.
 COCO polygons are unioned, so an ROI whose outlines nest (holes, an island in a hole) is
 written as RLE (pycocotools ``mask.encode``) instead; every other ROI as a list of polygons.
-``area`` is the pixel count under ImageJ's rule, ``bbox`` the bounds of the written outline;
+``area`` is the pixel count under ImageJ's rule, ``bbox`` the box of those pixels (as CSV and YOLO);
 ROIs that fill no pixel of the image are left out. Categories: id = ROI group (class
 number), name from the class names (``Class_NN``; group 0 = ``unclassified``). The ROI name is
 kept in each annotation's extra ``name`` field.
@@ -26,7 +26,7 @@ from pycocotools import mask as coco_mask
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
-from fiji_bridge.formats.bbox import image_box
+from fiji_bridge.formats.bbox import pixel_box
 from fiji_bridge.formats.classes import class_name
 from fiji_bridge.formats.masks import crop_mask, pixel_outline, shifted
 from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
@@ -36,11 +36,13 @@ POLYGON_TYPES = ("polygon", "freehand", "traced", "rectangle", "oval", "composit
 
 @dataclass
 class ImageAnnotations:
-    """One image's ROIs: the image file name, its (height, width) and the annotations."""
+    """One image's ROIs: the image file name, its (height, width) and the annotations; for one
+    (z, t) plane of a stack, its number (``fiji_bridge.formats.plane_files``), else 0."""
 
     file_name: str
     shape: tuple[int, int]
     annotations: list[Annotation] = field(default_factory=list)
+    plane: int = 0
 
 
 def coco_dataset(images: Sequence[ImageAnnotations],
@@ -69,7 +71,7 @@ def coco_dataset(images: Sequence[ImageAnnotations],
                 "category_id": int(ann.group),
                 "segmentation": segmentation(outline, item.shape),
                 "area": float(crop[2].sum()),
-                "bbox": [float(v) for v in image_box(outline, item.shape)],
+                "bbox": [float(v) for v in pixel_box(ann, item.shape, crop)],
                 "iscrowd": 0,
                 "name": ann.name,
             })

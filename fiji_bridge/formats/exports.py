@@ -14,6 +14,8 @@ from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.images import image_files, image_shape, stack_dims
 from fiji_bridge.formats.bbox import fills_pixels
 from fiji_bridge.formats.classes import groups_in
+from fiji_bridge.formats.masks import covered_by_later
+from fiji_bridge.formats.plane_files import per_plane
 from fiji_bridge.rois.planes import one_per_plane
 from fiji_bridge.rois.roiset import read_roiset
 
@@ -82,7 +84,7 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
     if rois.is_file():
         if image.is_dir():
             raise InputError(f"{rois} is one ROI file, so --image must be one image, not the folder {image}")
-        return per_slice(_paired(image, rois))
+        return _paired(image, rois)
     if not rois.is_dir():
         raise InputError(f"ROI file or folder {rois} does not exist")
     images = image_files(image) if image.is_dir() else [image]
@@ -90,22 +92,23 @@ def pair_rois_with_images(rois: str | os.PathLike, image: str | os.PathLike) -> 
     for img in images:
         zip_path = _find_roiset(rois, img)
         if zip_path is not None:
-            items += per_slice(_paired(img, zip_path))
+            items += _paired(img, zip_path)
     if not items:
         raise InputError(f"no <image>_ROIs.zip in {rois} matches an image in {image}")
     return items
 
 
-def _paired(image: Path, roiset: Path) -> ImageAnnotations:
-    """An image with the ROIs of its zip. On a stack, an ROI with a hyperstack position belongs
-    to its (z, t) plane, and an ROI without a position that ImageJ's ROI Manager named after its
-    slice (``0002-yyyy-xxxx``) to that slice; on a hyperstack with channels, an ROI on any channel
-    of a plane belongs to the plane (its first channel). See ``fiji_bridge.rois.planes``."""
+def _paired(image: Path, roiset: Path) -> list[ImageAnnotations]:
+    """An image with the ROIs of its zip, one item per plane of a stack (``<img>-NNNN``, see
+    ``fiji_bridge.formats.plane_files.per_plane``). On a stack, an ROI with a hyperstack position
+    belongs to its (z, t) plane, and an ROI without a position that ImageJ's ROI Manager named
+    after its slice (``0002-yyyy-xxxx``) to that slice; on a hyperstack with channels, an ROI on
+    any channel of a plane belongs to the plane (its first channel). See ``fiji_bridge.rois.planes``."""
     anns = read_roiset(roiset)
     dims = stack_dims(image)
     if dims.size > 1:
         anns = one_per_plane(anns, dims)
-    return ImageAnnotations(image.name, image_shape(image), anns)
+    return per_plane(ImageAnnotations(image.name, image_shape(image), anns), dims)
 
 
 def unpaired_roisets(rois: str | os.PathLike, image: str | os.PathLike) -> list[Path]:
@@ -143,15 +146,26 @@ def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
     return lines
 
 
-def per_slice(item: ImageAnnotations) -> list[ImageAnnotations]:
-    """A stack's ROIs on several slices (ROI positions) as one item per slice, named
-    ``<img>-NNNN``; ROIs without a position belong to every slice. Otherwise the item itself."""
-    positions = sorted({a.position for a in item.annotations if a.position > 0})
-    if len(positions) <= 1:
-        return [item]
-    stem = annotatorj.image_stem(item.file_name)
-    return [ImageAnnotations(f"{stem}-{p:04d}.tif", item.shape, [a for a in item.annotations if a.position in (0, p)])
-            for p in positions]
+def covered_note(items: Sequence[ImageAnnotations], formats: Sequence[str], shown: int = 5) -> str | None:
+    """A line saying how many ROIs do not show in the label/binary masks because later ROIs
+    cover all their pixels, naming the first ``shown``; None when there are none (or neither
+    format is written). A ROI shared by the slices of a stack counts once."""
+    kinds = [kind for fmt, kind in (("labels", "label"), ("binary", "binary")) if fmt in formats]
+    if not kinds:
+        return None
+    seen: set[int] = set()
+    names = []
+    for item in items:
+        for i in covered_by_later(item.annotations, item.shape):
+            ann = item.annotations[i]
+            if id(ann.polygon) not in seen:
+                seen.add(id(ann.polygon))
+                names.append(f"{item.file_name}: {ann.name or ann.roi_type}")
+    if not names:
+        return None
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return (f"{len(names)} ROI(s) not visible in the {' and '.join(kinds)} masks because later "
+            f"ROIs cover all their pixels: {', '.join(names[:shown])}{more}")
 
 
 def _find_roiset(folder: Path, image: Path) -> Path | None:

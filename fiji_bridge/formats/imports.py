@@ -7,8 +7,8 @@ class NN's file.
 """
 from __future__ import annotations
 
+import glob
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,16 +22,18 @@ from fiji_bridge.formats.coco import ImageAnnotations
 from fiji_bridge.formats.images import (IMAGE_SUFFIXES, TIFF_SUFFIXES, check_shape, image_shape,
                                         iter_slices, read_image, read_label_stack, read_plane,
                                         read_slice_labels, stack_dims)
+from fiji_bridge.formats.plane_files import on_plane, plane_named, split_plane
 from fiji_bridge.rois.planes import StackDims, place, plane_start
 from fiji_bridge.rois.roiset import read_roiset, write_roiset
 
 IMPORT_KINDS = ("auto", "labels", "binary", "layered", "bbox", "yolo", "coco", "rois")
-_CLASS_DIR = re.compile(r"^Class_(\d{2,3})$")
+_CLASS_DIR = annotatorj.CLASS_DIR
 _FOLDER_KINDS = {folder: kind for kind, folder in annotatorj.FOLDERS.items()}
 
 
-def detect_kind(path: str | os.PathLike) -> str:
-    """Guess the kind of an annotation file from its extension and AnnotatorJ folder."""
+def detect_kind(path: str | os.PathLike, kind_option: str = "--kind") -> str:
+    """Guess the kind of an annotation file from its extension and AnnotatorJ folder;
+    ``kind_option`` names the option to give when it cannot be told."""
     path = Path(path)
     suffix = path.suffix.lower()
     by_suffix = {".json": "coco", ".csv": "bbox", ".txt": "yolo", ".zip": "rois", ".roi": "rois"}
@@ -46,7 +48,7 @@ def detect_kind(path: str | os.PathLike) -> str:
         # one object per slice (one value, e.g. 1 or 255) is a layered mask; a stack of label
         # images (as ``fiji-bridge segment`` writes for a stack) holds several labels per slice
         return "layered" if stack and all(_one_value(s) for s in arr.reshape((-1,) + arr.shape[-2:])) else "labels"
-    raise InputError(f"cannot tell what kind of annotation file {path} is; give --kind")
+    raise InputError(f"cannot tell what kind of annotation file {path} is; give {kind_option}")
 
 
 def _one_value(plane: np.ndarray) -> bool:
@@ -71,7 +73,10 @@ def import_annotations(path: str | os.PathLike, kind: str = "auto", *,
         raise InputError(f"unknown import kind {kind!r}; choose from {', '.join(IMPORT_KINDS)}")
     kind = detect_kind(path) if kind == "auto" else kind
     if kind == "coco":
-        return coco.read_coco(path)[0]
+        items = coco.read_coco(path)[0]
+        if image is not None and Path(image).is_file() and len(items) == 1:
+            check_coco_size(path, items[0], Path(image).name, image_shape(image))
+        return [_on_image_plane(path, item, image) for item in items] if image is not None else items
     if kind == "rois":
         return [ImageAnnotations(_image_name(path), (0, 0), read_roiset(path))]
     if kind == "yolo":
@@ -79,11 +84,14 @@ def import_annotations(path: str | os.PathLike, kind: str = "auto", *,
             raise InputError(f"YOLO file {path} has normalised coordinates: give its image "
                              "(--image on the command line; in ImageJ, open the image first) so its size is known")
         shape = shape or image_shape(_matching_image(path, image))
-        return [ImageAnnotations(path.name, shape, yolo.read_yolo(path, shape))]
+        item = ImageAnnotations(path.name, shape, yolo.read_yolo(path, shape))
+        return [_on_image_plane(path, item, image) if image is not None else item]
     if kind == "bbox":
         anns = bbox.read_boxes(path)
         _groups_from_class_boxes(path, anns)
-        return [ImageAnnotations(path.name, (0, 0), anns)]
+        _group_of_class_folder(path, anns)
+        item = ImageAnnotations(path.name, (0, 0), anns)
+        return [_on_image_plane(path, item, image) if image is not None else item]
     if path.suffix.lower() in (".jpg", ".jpeg"):
         raise InputError(f"{path} is a JPEG: its lossy compression changes mask values (new labels, "
                          "noise around every object); save masks as TIFF or PNG")
@@ -95,7 +103,26 @@ def import_annotations(path: str | os.PathLike, kind: str = "auto", *,
     if shape is not None:
         check_shape(path, mask_shape, shape, "mask")
     _groups_from_class_masks(path, kind, anns, mask_shape)
-    return [ImageAnnotations(path.name, mask_shape, anns)]
+    _group_of_class_folder(path, anns)
+    item = ImageAnnotations(path.name, mask_shape, anns)
+    return [_on_image_plane(path, item, image) if image is not None else item]
+
+
+def class_option(text: str, what: str) -> int | None:
+    """A class the user gives for every imported ROI (ROI group 0..255); None when ``text`` is empty."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) > 255:
+        raise InputError(f"{what} must be a class number 0..255 (ROI group), got {text.strip()!r}")
+    return int(text)
+
+
+def check_coco_size(path: Path, item: ImageAnnotations, image_name: str, shape: tuple[int, int]) -> None:
+    """InputError when the COCO image ``item`` of ``path`` has another size than the image
+    ``image_name`` of ``shape`` (height, width) its ROIs are meant for."""
+    if tuple(item.shape) != tuple(shape):
+        raise InputError(f"COCO file {path} annotates {item.file_name} of {item.shape[1]}x{item.shape[0]} "
+                         f"pixels, but {image_name} is {shape[1]}x{shape[0]}; use the image it was made for")
 
 
 def write_roisets(items: Sequence[ImageAnnotations], out_dir: str | os.PathLike, *,
@@ -163,6 +190,14 @@ def _groups_from_class_masks(path: Path, kind: str, anns: list[Annotation], shap
             ann.group = best
 
 
+def _group_of_class_folder(path: Path, anns: list[Annotation]) -> None:
+    """A mask or box file inside AnnotatorJ's ``Class_NN/`` folder holds class NN only."""
+    match = _CLASS_DIR.match(path.parent.name)
+    if match and 1 <= int(match.group(1)) <= 255:
+        for ann in anns:
+            ann.group = int(match.group(1))
+
+
 def _groups_from_class_boxes(path: Path, anns: list[Annotation]) -> None:
     for group, file in _class_files(path).items():
         boxes = {bbox.bounding_box(a) for a in bbox.read_boxes(file)}
@@ -189,12 +224,37 @@ def _on_image_planes(path: Path, anns: list[Annotation], dims: StackDims) -> Non
             place(ann, plane_start(ann.position, dims), dims)
 
 
+def _on_image_plane(path: Path, item: ImageAnnotations, image: str | os.PathLike) -> ImageAnnotations:
+    """``item`` of ``path`` (the file, or one COCO entry), named ``<img>-NNNN`` as an export of a
+    stack names its planes (``fiji_bridge.formats.plane_files``), as ROIs of the image ``<img>``
+    (``image``, or ``<img>.*`` in the folder ``image``) on its plane NNNN; other items as they are."""
+    image = Path(image)
+    base, plane = split_plane(item.file_name)
+    if image.is_file():
+        target = image if plane_named(item.file_name, image.name) else None
+    elif plane and not _images_named(image, annotatorj.image_stem(item.file_name)):
+        target = next(iter(_images_named(image, base)), None)
+    else:
+        target = None
+    if target is None:
+        return item
+    source = str(path) if item.file_name == path.name else f"{item.file_name} in {path}"
+    return on_plane(item, source, target.name, plane, stack_dims(target))
+
+
+def _images_named(folder: Path, stem: str) -> list[Path]:
+    """The images ``<stem>.*`` in ``folder``."""
+    return sorted(p for p in folder.glob(f"{glob.escape(stem)}.*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def _matching_image(annotation_file: Path, image: str | os.PathLike) -> Path:
-    """``image`` itself, or the image named ``<stem>.*`` in the folder ``image``."""
+    """``image`` itself, or the image named ``<stem>.*`` in the folder ``image`` (for the plane
+    file ``<img>-NNNN.*`` of a stack, ``<img>.*``)."""
     image = Path(image)
     if image.is_file():
         return image
-    matches = sorted(p for p in image.glob(f"{annotation_file.stem}.*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    matches = (_images_named(image, annotation_file.stem)
+               or _images_named(image, split_plane(annotation_file.name)[0]))
     if not matches:
         raise InputError(f"no image named {annotation_file.stem}.* in {image} for {annotation_file}")
     return matches[0]

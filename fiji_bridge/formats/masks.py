@@ -56,6 +56,22 @@ def label_mask(anns: Sequence[Annotation], shape: Shape, by: str = "index") -> n
     return annotations_to_labels(list(anns), shape, values=label_values(anns, by).tolist())
 
 
+def covered_by_later(anns: Sequence[Annotation], shape: Shape) -> list[int]:
+    """Indexes of the ROIs that fill pixels of the image but all of them are covered by later
+    ROIs, so they do not show in a label or binary mask."""
+    covered = np.zeros(shape, dtype=bool)
+    hidden = []
+    for i in range(len(anns) - 1, -1, -1):
+        if not anns[i].is_area:
+            continue
+        y0, x0, mask = crop_mask(anns[i], shape)
+        window = covered[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]]
+        if mask.any() and window[mask].all():
+            hidden.append(i)
+        window |= mask
+    return hidden[::-1]
+
+
 def binary_mask(anns: Sequence[Annotation], shape: Shape) -> np.ndarray:
     """Semantic mask, foreground = 1 (uint16, as AnnotatorJ's ``binary_masks``)."""
     out = np.zeros(shape, dtype=np.uint16)

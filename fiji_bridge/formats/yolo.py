@@ -17,7 +17,7 @@ import numpy as np
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
-from fiji_bridge.formats.bbox import fills_pixels, image_box
+from fiji_bridge.formats.bbox import fills_pixels, pixel_box
 from fiji_bridge.formats.classes import class_name
 from fiji_bridge.formats.masks import pixel_outline
 
@@ -47,20 +47,28 @@ def yolo_text(anns: Sequence[Annotation], shape: tuple[int, int], mode: str = "b
     for ann in anns:
         if not ann.is_area:
             continue
-        if mode == "polygons" and not _inside(ann, shape):  # YOLO coordinates must lie in [0, 1]
-            ann = pixel_outline(ann, shape)
-            if ann is None:
-                continue
-        elif not fills_pixels(ann, shape):
-            continue
         if mode == "boxes":
-            x, y, w, h = image_box(ann, shape)
+            box = pixel_box(ann, shape)  # the box of its pixels, as CSV and COCO boxes
+            if box is None:
+                continue
+            x, y, w, h = box
             values = [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height]
         else:
-            outline = keyhole([p for p in ann.paths if len(p) >= 3] or [ann.polygon])
+            polygon = _polygon(ann, shape)
+            if polygon is None:
+                continue
+            outline = keyhole([p for p in polygon.paths if len(p) >= 3] or [polygon.polygon])
             values = (outline / scale).reshape(-1).tolist()
         lines.append(" ".join([str(int(ann.group)), *(f"{v:.{_DIGITS}f}" for v in values)]))
     return "".join(line + "\n" for line in lines)
+
+
+def _polygon(ann: Annotation, shape: tuple[int, int]) -> Annotation | None:
+    """The ROI as a YOLO polygon: itself when inside the image, else its pixel outline within
+    the image (YOLO coordinates must lie in [0, 1]); None when it fills no pixel of the image."""
+    if not _inside(ann, shape):
+        return pixel_outline(ann, shape)
+    return ann if fills_pixels(ann, shape) else None
 
 
 def _inside(ann: Annotation, shape: tuple[int, int]) -> bool:

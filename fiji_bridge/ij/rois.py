@@ -7,8 +7,9 @@ cannot be loaded or compiled (no javac), the same conversion runs ROI by ROI thr
 which is about ten times slower but gives identical ROIs.
 
 Geometry follows fiji_bridge.rois.roiset: rectangles are their 4 corners, ovals the integer
-outline of the pixels ImageJ's OvalRoi covers, lines their 2 end points, composite
-(ShapeRoi) outlines ``polygon`` + ``subpaths`` filled even-odd. Kept per ROI: name, group,
+outline of the pixels ImageJ's OvalRoi covers, rounded rectangles (getCornerDiameter() > 0)
+the integer outline of the pixels their getMask covers (roi_type "traced"), lines their 2 end
+points, composite (ShapeRoi) outlines ``polygon`` + ``subpaths`` filled even-odd. Kept per ROI: name, group,
 position (ImageJ's stack index), hyperstack position (channel, slice, frame) and stroke colour.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fiji_bridge.errors import InputError, RuntimeNotAvailable
 from fiji_bridge.ij.images import from_java_array, to_java_array
 from fiji_bridge.ij.positions import plane_positions
 from fiji_bridge.rois.planes import slice_from_name
-from fiji_bridge.rois.roiset import oval_outline, write_roiset
+from fiji_bridge.rois.roiset import oval_outline, rounded_rect_outline, write_roiset
 from fiji_bridge.runtime.event_thread import on_event_thread
 
 # ImageJ's Roi type codes
@@ -43,7 +44,7 @@ _TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()} | {8: "polyline"
 _MIN_POINTS = {"line": 2, "polyline": 2, "freeline": 2, "point": 1, "rectangle": 2, "oval": 2}
 _HELPER_CLASS = "fiji_bridge.RoiBridge"
 _HELPER_SOURCE = Path(__file__).resolve().parent.parent / "shims" / "RoiBridge.java"
-_HELPER_VERSION = 4  # RoiBridge.VERSION of the source next to this module
+_HELPER_VERSION = 5  # RoiBridge.VERSION of the source next to this module
 _helper_lock = threading.Lock()
 _helper_cache: list[Any] = []  # [class or None] once looked up
 
@@ -164,7 +165,11 @@ def roi_to_annotation(roi: Any) -> Annotation:
     """An Annotation for one ij.gui.Roi."""
     code = int(roi.getType())
     roi_type = _TYPE_NAMES.get(code, "polygon")
-    if roi_type == "rectangle":
+    if roi_type == "rectangle" and roi.getCornerDiameter() > 0:
+        r = roi.getBounds()
+        paths = [rounded_rect_outline(int(r.x), int(r.y), int(r.width), int(r.height), int(roi.getCornerDiameter()))]
+        roi_type = "traced"
+    elif roi_type == "rectangle":
         r = roi.getFloatBounds()
         paths = [np.array([[r.x, r.y], [r.x + r.width, r.y], [r.x + r.width, r.y + r.height], [r.x, r.y + r.height]])]
     elif roi_type == "oval":
@@ -252,6 +257,10 @@ def _unpack(packed: Any) -> list[Annotation]:
         if roi_type == "oval":
             (x0, y0), (x1, y1) = mine[0].min(axis=0), mine[0].max(axis=0)
             mine = [oval_outline(int(x0), int(y0), int(x1 - x0), int(y1 - y0))]
+        elif roi_type == "rectangle" and len(mine[0]) == 5:  # RoiBridge.pack: a rounded rectangle
+            (x0, y0), (x1, y1), (corner, _) = mine[0][0], mine[0][2], mine[0][4]
+            mine = [rounded_rect_outline(int(x0), int(y0), int(x1 - x0), int(y1 - y0), int(corner))]
+            roi_type = "traced"
         anns.append(Annotation(mine[0], subpaths=tuple(mine[1:]), roi_type=roi_type, name=names[i],
                                group=int(groups[i]), position=int(positions[i]),
                                hyperstack=tuple(hyperstacks[i].tolist()) if hyperstacks[i].any() else None,

@@ -34,6 +34,11 @@ class StackDims:
         """Number of 2-D slices (stack indices 1..size)."""
         return self.channels * self.slices * self.frames
 
+    @property
+    def planes(self) -> int:
+        """Number of (z, t) planes (a plane holds all channels)."""
+        return self.slices * self.frames
+
 
 def slice_from_name(name: str) -> int:
     """The stack slice an ROI Manager name such as ``0002-0088-0107`` stands for, else 0.
@@ -110,6 +115,12 @@ def hyperstack_position(position: int, dims: StackDims) -> tuple[int, int, int] 
 def plane_start(number: int, dims: StackDims) -> int:
     """The stack index of the first channel of (z, t) plane ``number`` (1-based, z fastest)."""
     return (number - 1) * dims.channels + 1
+
+
+def plane_number(position: int, dims: StackDims) -> int:
+    """The number (1-based, z fastest: ``(t - 1) * slices + z``) of the (z, t) plane holding
+    stack index ``position``; the inverse of ``plane_start``."""
+    return (position - 1) // dims.channels + 1
 
 
 def place(ann: Annotation, position: int, dims: StackDims) -> None:

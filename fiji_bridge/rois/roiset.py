@@ -13,7 +13,7 @@ from roifile import ROI_OPTIONS, ROI_TYPE, ImagejRoi
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.atomic import atomic_path
 from fiji_bridge.errors import InputError
-from fiji_bridge.rois.labels import mask_outlines
+from fiji_bridge.rois.labels import annotation_mask, mask_outlines
 
 _NO_COLOR = b"\x00\x00\x00\x00"
 _MOVETO, _LINETO, _CLOSE = 0.0, 1.0, 4.0
@@ -75,6 +75,10 @@ def _to_annotation(roi: ImagejRoi, fallback_name: str) -> Annotation:
         if not paths:
             raise InputError("composite ROI has no outline")
         return Annotation(paths[0], subpaths=tuple(paths[1:]), roi_type="composite", **common)
+    if roi.roitype == ROI_TYPE.RECT and roi.rounded_rect_arc_size > 0:  # ImageJ's Roi(x, y, w, h, arc)
+        outline = rounded_rect_outline(roi.left, roi.top, roi.right - roi.left, roi.bottom - roi.top,
+                                       roi.rounded_rect_arc_size)
+        return Annotation(outline, roi_type="traced", **common)
     if roi.roitype == ROI_TYPE.RECT:
         if roi.subpixelrect:
             x0, y0, x1, y1 = roi.xd, roi.yd, roi.xd + roi.widthd, roi.yd + roi.heightd
@@ -118,6 +122,85 @@ def oval_outline(left: int, top: int, width: int, height: int) -> np.ndarray:
     inside = (xx - (a - 0.5)) ** 2 / (a * a) + (yy - (b - 0.5)) ** 2 / (b * b) <= 1.0
     outlines = mask_outlines(inside)
     return outlines[0] + [left, top]
+
+
+# java.awt.geom.RoundRectIterator: each corner is a cubic Bezier with these control offsets
+_ARC_CV = 4.0 / 3.0 * (1.0 - np.cos(np.pi / 4)) * np.tan(np.pi / 4) / (
+    np.sqrt(1.0 + np.tan(np.pi / 4) ** 2) - 1 + (1.0 - np.cos(np.pi / 4)))
+_ARC_ACV = (1.0 - _ARC_CV) / 2.0
+# per segment, (v0, v1, v2, v3) per point: (x + v0 w + v1 arc_w, y + v2 h + v3 arc_h)
+_ROUND_RECT_SEGMENTS = (
+    ((0.0, 0.0, 0.0, 0.5),),
+    ((0.0, 0.0, 1.0, -0.5),),
+    ((0.0, 0.0, 1.0, -_ARC_ACV), (0.0, _ARC_ACV, 1.0, 0.0), (0.0, 0.5, 1.0, 0.0)),
+    ((1.0, -0.5, 1.0, 0.0),),
+    ((1.0, -_ARC_ACV, 1.0, 0.0), (1.0, 0.0, 1.0, -_ARC_ACV), (1.0, 0.0, 1.0, -0.5)),
+    ((1.0, 0.0, 0.0, 0.5),),
+    ((1.0, 0.0, 0.0, _ARC_ACV), (1.0, -_ARC_ACV, 0.0, 0.0), (1.0, -0.5, 0.0, 0.0)),
+    ((0.0, 0.5, 0.0, 0.0),),
+    ((0.0, _ARC_ACV, 0.0, 0.0), (0.0, 0.0, 0.0, _ARC_ACV), (0.0, 0.0, 0.0, 0.5)),
+)
+_FLATNESS_SQ, _FLATTEN_LIMIT = 0.01 * 0.01, 10  # ShapeRoi.getMask: flatness 0.01; Java's depth limit
+
+
+def rounded_rect_outline(left: int, top: int, width: int, height: int, corner_diameter: int) -> np.ndarray:
+    """Integer outline of the pixels ImageJ's rounded rectangle Roi(left, top, width, height,
+    corner_diameter) covers: ImageJ 1.53t's Roi.getMask, which fills a RoundRectangle2D through
+    ShapeRoi (a float path, flattened to 0.01 px by Java's FlatteningPathIterator, PolygonFiller)."""
+    if width <= 0 or height <= 0:
+        raise InputError(f"rounded rectangle ROI has an empty bounding box ({width} x {height})")
+    arc_w, arc_h = min(float(width), abs(float(corner_diameter))), min(float(height), abs(float(corner_diameter)))
+    points: list[tuple[float, float]] = []
+    x, y = float(left), float(top)
+    for segment in _ROUND_RECT_SEGMENTS:  # moved to the ROI's own frame and stored as floats, as ShapeRoi does
+        xy = [(float(np.float32(x + v0 * width + v1 * arc_w - x)), float(np.float32(y + v2 * height + v3 * arc_h - y)))
+              for v0, v1, v2, v3 in segment]
+        if len(xy) == 1:
+            points.append(xy[0])
+        else:
+            _flatten_cubic([*points[-1], *xy[0], *xy[1], *xy[2]], 0, points)
+    polygon = np.array(points, dtype=np.float32).astype(np.float64)
+    if len(polygon) > 1 and np.array_equal(polygon[0], polygon[-1]):
+        polygon = polygon[:-1]
+    inside = annotation_mask(Annotation(polygon, roi_type="polygon"), (height, width))
+    outlines = mask_outlines(inside)
+    if len(outlines) != 1:
+        raise InputError(f"rounded rectangle ROI {width} x {height} (corner {corner_diameter}) covers no single area")
+    return outlines[0] + [left, top]
+
+
+def _flatten_cubic(curve: list[float], level: int, out: list[tuple[float, float]]) -> None:
+    """Java's FlatteningPathIterator on one cubic (x1, y1, cx1, cy1, cx2, cy2, x2, y2): split in
+    halves (CubicCurve2D.subdivide) until flat enough or 10 levels deep; append the end points."""
+    if level < _FLATTEN_LIMIT and _cubic_flatness_sq(curve) >= _FLATNESS_SQ:
+        x1, y1, cx1, cy1, cx2, cy2, x2, y2 = curve
+        x1, y1, x2, y2 = (x1 + cx1) / 2.0, (y1 + cy1) / 2.0, (x2 + cx2) / 2.0, (y2 + cy2) / 2.0
+        mid_x, mid_y = (cx1 + cx2) / 2.0, (cy1 + cy2) / 2.0
+        cx1, cy1, cx2, cy2 = (x1 + mid_x) / 2.0, (y1 + mid_y) / 2.0, (x2 + mid_x) / 2.0, (y2 + mid_y) / 2.0
+        mid_x, mid_y = (cx1 + cx2) / 2.0, (cy1 + cy2) / 2.0
+        _flatten_cubic([curve[0], curve[1], x1, y1, cx1, cy1, mid_x, mid_y], level + 1, out)
+        _flatten_cubic([mid_x, mid_y, cx2, cy2, x2, y2, curve[6], curve[7]], level + 1, out)
+        return
+    out.append((float(np.float32(curve[6])), float(np.float32(curve[7]))))
+
+
+def _cubic_flatness_sq(c: list[float]) -> float:
+    """CubicCurve2D.getFlatnessSq: the larger squared distance of a control point from the chord."""
+    return max(_segment_distance_sq(c[0], c[1], c[6], c[7], c[2], c[3]),
+               _segment_distance_sq(c[0], c[1], c[6], c[7], c[4], c[5]))
+
+
+def _segment_distance_sq(x1: float, y1: float, x2: float, y2: float, px: float, py: float) -> float:
+    """Line2D.ptSegDistSq, with Java's order of operations."""
+    x2, y2, px, py = x2 - x1, y2 - y1, px - x1, py - y1
+    dot = px * x2 + py * y2
+    if dot <= 0.0:
+        projected = 0.0
+    else:
+        px, py = x2 - px, y2 - py
+        dot = px * x2 + py * y2
+        projected = 0.0 if dot <= 0.0 else dot * dot / (x2 * x2 + y2 * y2)
+    return max(px * px + py * py - projected, 0.0)
 
 
 def _color_to_hex(argb: bytes) -> str | None:

@@ -59,11 +59,16 @@ _SECONDARY_LOOP = None
 
 
 class DialogGuard:
-    """While active, closes every blocking dialog that opens (as Cancel would) and keeps its text."""
+    """While active, closes every blocking dialog that opens (as Cancel would) and keeps its text.
 
-    def __init__(self, on_poll: Callable[[], None] | None = None):
+    ``on_input`` is called before an input dialog (a GenericDialog asking for a command's options)
+    is closed: nobody answered it, so the macro that opened it should stop there.
+    """
+
+    def __init__(self, on_poll: Callable[[], None] | None = None, on_input: Callable[[], None] | None = None):
         self.messages: list[str] = []
         self._on_poll = on_poll
+        self._on_input = on_input
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="fiji_bridge-dialog-guard", daemon=True)
         self._before: set[int] = set()
@@ -92,10 +97,15 @@ class DialogGuard:
                 dialog.dispose()
 
     @staticmethod
-    def _describe(dialog) -> str:
+    def _asks_for_input(dialog) -> bool:
+        """True for a command's options dialog (a GenericDialog other than ImageJ's "Macro Error")."""
+        return dialog.getClass().getName() == "ij.gui.GenericDialog" and dialog.getTitle() != "Macro Error"
+
+    def _describe(self, dialog) -> str:
         """The dialog's text; for an input dialog, a hint that the macro gave no options for it."""
-        if dialog.getClass().getName() == "ij.gui.GenericDialog" and dialog.getTitle() != "Macro Error":
-            return f"the dialog '{dialog.getTitle()}' asked for input (are options missing in run(...)?)"
+        if self._asks_for_input(dialog):
+            return (f"the dialog '{dialog.getTitle()}' asked for input, so the macro stopped there "
+                    f"(give the command its options in run(...), as the Recorder writes them)")
         return dialog_text(dialog)
 
     def _watch(self) -> None:
@@ -133,6 +143,8 @@ class DialogGuard:
         try:
             if first_time:
                 self.messages.append(self._describe(dialog))
+                if self._on_input is not None and self._asks_for_input(dialog):
+                    self._on_input()  # before the close lets the macro go on
             self._close(dialog)
         except Exception:
             log.exception("dialog guard: could not cancel %s", dialog)
@@ -153,17 +165,29 @@ class DialogGuard:
             self._thread.join()
 
 
+def _stop(interpreter) -> None:
+    """End `interpreter` after its current command, quietly: the part of ImageJ's abortMacro (the
+    Esc key) that ends one interpreter (Interpreter.shutdown), not the part that also stops every
+    other macro thread after 2 s."""
+    shutdown = interpreter.getClass().getDeclaredMethod("shutdown")
+    shutdown.setAccessible(True)
+    shutdown.invoke(interpreter)
+
+
 def run_macro(code: str, arg: str = "", *, on_poll: Callable[[], None] | None = None) -> str:
     """Run macro `code` with `arg`; return its return value ("" if none) or raise MacroError.
 
     Dialogs that open meanwhile (error messages, exit("..."), unexpected option dialogs) are
-    closed as if cancelled; their text becomes the error. `exit` without a message is no error.
+    closed as if cancelled; their text becomes the error. A command's options dialog that nobody
+    can answer also ends the macro there, so that nothing after it runs on wrong assumptions (in
+    ImageJ 1.53t a macro goes on after a user cancels a command's dialog; here nobody did).
+    `exit` without a message is no error.
     """
     from jpype import JException
 
     interpreter = _java("ij.macro.Interpreter")()
     failure = ""
-    with DialogGuard(on_poll) as guard:
+    with DialogGuard(on_poll, on_input=lambda: _stop(interpreter)) as guard:
         try:
             result = interpreter.run(code, arg)
         except JException as exc:

@@ -30,7 +30,7 @@ import java.util.Arrays;
  */
 public final class RoiBridge {
     /** Raised with every change of a method's signature; fiji_bridge/ij/rois.py checks it. */
-    public static final int VERSION = 4;
+    public static final int VERSION = 5;
 
     private RoiBridge() {}
 
@@ -99,7 +99,9 @@ public final class RoiBridge {
     /**
      * Packs ROIs into arrays: {double[] xs, double[] ys, int[] pathStarts, int[] roiPaths,
      * int[] types, String names, int[] groups, int[] positions, int[] hyperstacks, int[] colors,
-     * boolean[] hasColor}.
+     * boolean[] hasColor}. Ovals are their integer bounding box (4 corners); a rounded rectangle
+     * is a RECTANGLE with its integer bounding box and a 5th vertex (d, d), d its corner diameter:
+     * Python rebuilds the pixels ImageJ's getMask covers from those.
      */
     public static Object[] pack(Roi[] rois) {
         int n = rois.length;
@@ -178,11 +180,13 @@ public final class RoiBridge {
     private static void appendPaths(Roi roi, DoubleBuf x, DoubleBuf y, IntBuf pathStarts) {
         switch (roi.getType()) {
             case Roi.RECTANGLE:
-            case Roi.OVAL: {  // ovals travel as their integer bounding box; Python rebuilds the outline
-                Rectangle2D r = roi.getType() == Roi.OVAL ? roi.getBounds() : roi.getFloatBounds();
+            case Roi.OVAL: {  // ovals and rounded rectangles travel as their integer bounding box
+                int corner = roi.getType() == Roi.RECTANGLE ? roi.getCornerDiameter() : 0;
+                Rectangle2D r = roi.getType() == Roi.OVAL || corner > 0 ? roi.getBounds() : roi.getFloatBounds();
                 pathStarts.add(x.size);
                 x.add(r.getMinX()); y.add(r.getMinY()); x.add(r.getMaxX()); y.add(r.getMinY());
                 x.add(r.getMaxX()); y.add(r.getMaxY()); x.add(r.getMinX()); y.add(r.getMaxY());
+                if (corner > 0) { x.add(corner); y.add(corner); }  // a 5th vertex: the corner diameter
                 return;
             }
             case Roi.LINE: {
