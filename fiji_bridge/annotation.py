@@ -12,6 +12,9 @@ ROI_TYPES = (
 AREA_TYPES = ("polygon", "freehand", "traced", "rectangle", "oval", "composite")
 
 
+_INT_MAX = 2**31 - 1  # ImageJ stores positions as Java ints
+
+
 @dataclass(eq=False)
 class Annotation:
     """One ImageJ ROI as plain data, in ImageJ coordinates.
@@ -42,10 +45,13 @@ class Annotation:
             raise ValueError(f"unknown ROI type {self.roi_type!r}; expected one of {', '.join(ROI_TYPES)}")
         if not 0 <= int(self.group) <= 255:
             raise ValueError(f"ROI group must be 0..255, got {self.group}")
+        if not 0 <= int(self.position) <= _INT_MAX:
+            raise ValueError(f"stack position must be 0..{_INT_MAX} (ImageJ's int), got {self.position}")
         if self.hyperstack is not None:
             self.hyperstack = tuple(int(v) for v in self.hyperstack)
-            if len(self.hyperstack) != 3 or min(self.hyperstack) < 0:
-                raise ValueError(f"hyperstack position must be (channel, slice, frame) >= 0, got {self.hyperstack}")
+            if len(self.hyperstack) != 3 or min(self.hyperstack) < 0 or max(self.hyperstack) > _INT_MAX:
+                raise ValueError(f"hyperstack position must be (channel, slice, frame) in 0..{_INT_MAX}, "
+                                 f"got {self.hyperstack}")
 
     @property
     def paths(self) -> list[np.ndarray]:

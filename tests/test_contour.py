@@ -57,9 +57,10 @@ def test_bit_depth_and_float_give_the_same_suggestion(val_image):
     k = int(np.bincount(labels.ravel())[1:].argmax()) + 1
     init = simulate("polygon", labels == k, np.random.default_rng(3), labels.shape)
     ref = mask_of(fiji_bridge.suggest_contour(grey, init), labels.shape)
-    for image in (rgb, grey.astype(np.uint16) * 257, grey.astype(np.float32) / 255, grey.astype(np.float64) - 1000):
+    for image in (rgb, grey.astype(np.uint16) * 257, grey.astype(np.float32) / 255, grey.astype(np.float64) - 1000,
+                  grey.astype(np.int16) - 100, grey.astype(np.int32) * 1000, grey.astype(np.float16), grey.tolist()):
         got = mask_of(fiji_bridge.suggest_contour(image, init), labels.shape)
-        assert iou(got, ref) > 0.97, image.dtype
+        assert iou(got, ref) > 0.97, np.asarray(image).dtype
     assert iou(ref, labels == k) > 0.6
 
 
@@ -95,7 +96,7 @@ GOOD_INIT = square(28, 18, 52, 42)
     (np.where(GOOD_IMAGE > 100, np.nan, 1.0).astype(np.float32), GOOD_INIT, {}, "NaN"),
     (np.zeros((80, 120, 4), np.uint8), GOOD_INIT, {}, "RGB"),
     (np.zeros((2, 80, 120, 3), np.uint8), GOOD_INIT, {}, "RGB"),
-    (GOOD_IMAGE.astype(np.int32), GOOD_INIT, {}, "8-bit, 16-bit or float"),
+    (GOOD_IMAGE.astype(np.complex64), GOOD_INIT, {}, "integers or real numbers"),
     (GOOD_IMAGE, GOOD_INIT, {"method": "watershed"}, "unknown contour method"),
     (GOOD_IMAGE, GOOD_INIT, {"max_distance": -1}, "max_distance"),
 ])

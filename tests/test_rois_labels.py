@@ -294,6 +294,12 @@ def test_bad_annotations_are_refused() -> None:
     square = Annotation([[0, 0], [1, 0], [1, 1], [0, 1]])
     with pytest.raises(InputError, match="2 label values for 1 ROIs"):
         annotations_to_labels([square], (4, 4), values=[1, 2])
+    for bad in ([1.5], [np.nan], ["2"]):
+        with pytest.raises(InputError, match="whole numbers"):
+            annotations_to_labels([square], (4, 4), values=bad)
+    assert annotations_to_labels([square], (4, 4), values=[7.0]).max() == 7
+    with pytest.raises(InputError, match="list of Annotation"):
+        annotations_to_labels(np.array([[0, 0], [1, 0], [1, 1]], float), (4, 4))
     with pytest.raises(InputError, match="height, width"):
         annotations_to_labels([square], (4, 4, 3))
     with pytest.raises(InputError, match="2-D"):

@@ -193,3 +193,12 @@ def test_written_files_get_the_mode_of_any_new_file(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     assert (tmp_path / "r.zip").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_positions_beyond_imagejs_int_are_refused_when_the_annotation_is_made() -> None:
+    square = [[0, 0], [4, 0], [4, 4], [0, 4]]
+    with pytest.raises(ValueError, match="stack position"):
+        Annotation(square, position=2**31)
+    with pytest.raises(ValueError, match="hyperstack position"):
+        Annotation(square, hyperstack=(0, 2**31, 1))
+    assert Annotation(square, position=2**31 - 1).position == 2**31 - 1

@@ -24,7 +24,7 @@ def suggest_contour(image: np.ndarray, init: np.ndarray, *, method: str = "unet"
                     candidate: int = 0) -> np.ndarray:
     """Refined outline of the object that ``init`` points at, as a (K, 2) float xy polygon.
 
-    ``image``: (Y, X) or RGB (Y, X, 3), uint8/uint16/float. ``init``: (N, 2) xy in ImageJ
+    ``image``: (Y, X) or RGB (Y, X, 3), uint8/uint16/float (other integers and bool as float). ``init``: (N, 2) xy in ImageJ
     coordinates, a closed polygon or (``closed=False``) an open line. The search stays inside
     the init's bounding box enlarged by ``max_distance`` px. Candidates overlapping a polygon of
     ``existing`` by more than 40 % of their area are skipped; ``candidate=1, 2, ...`` returns
@@ -89,11 +89,17 @@ def _candidate_masks(method: str, img: np.ndarray, crop: np.ndarray, pts: np.nda
 
 
 def _checked_image(image: np.ndarray) -> np.ndarray:
+    """The image as an array of one of ``_DTYPES``: other integer types, bool and float16 are
+    converted exactly (to float64 or float32), and then treated as float images."""
     img = np.asarray(image)
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
         raise InputError(f"the image must be 2-D (Y, X) or RGB (Y, X, 3), got shape {img.shape}")
+    if img.dtype == np.float16:
+        img = img.astype(np.float32)
+    elif img.dtype not in _DTYPES and (img.dtype == np.bool_ or img.dtype.kind in "iu"):
+        img = img.astype(np.float64)
     if img.dtype not in _DTYPES:
-        raise InputError(f"the image must be 8-bit, 16-bit or float, got {img.dtype}")
+        raise InputError(f"the image must hold integers or real numbers (8-bit, 16-bit, float ...), got {img.dtype}")
     if min(img.shape[:2]) < 2:
         raise InputError(f"the image is too small ({img.shape[1]}x{img.shape[0]} px)")
     return img

@@ -336,10 +336,19 @@ def annotations_to_labels(
     """Label image of ``shape``: ROI i painted with ``values[i]`` (default i + 1), later ROIs
     over earlier ones; uint16 when every value fits, else uint32."""
     h, w = _check_shape(shape)
+    if isinstance(anns, np.ndarray) or not all(isinstance(a, Annotation) for a in anns):
+        raise InputError("annotations_to_labels needs a list of Annotation objects "
+                         "(wrap an (N, 2) xy polygon as Annotation(polygon))")
     if values is None:
         vals = np.arange(1, len(anns) + 1, dtype=np.int64)
     else:
-        vals = np.asarray(values, dtype=np.int64).reshape(-1)
+        given = np.asarray(values).reshape(-1)
+        if given.dtype.kind not in "biuf" or (given.dtype.kind == "f" and not (
+                np.isfinite(given).all() and np.array_equal(given, np.round(given)))):
+            raise InputError("label values must be whole numbers between 0 and 4294967295")
+        if given.dtype.kind == "f" and given.size and max(-given.min(), given.max()) >= 2.0**63:
+            raise InputError("label values must be between 0 and 4294967295")
+        vals = given.astype(np.int64)
         if vals.size != len(anns):
             raise InputError(f"got {vals.size} label values for {len(anns)} ROIs")
         if vals.size and (vals.min() < 0 or vals.max() > np.iinfo(np.uint32).max):
