@@ -153,7 +153,8 @@ def test_export_counts_what_it_wrote_and_names_what_it_left_out(tmp_path, capsys
 
     anns = [Annotation([(2, 2), (9, 2), (9, 9), (2, 9)], name="0001"),
             Annotation([(5, 5), (30, 30)], name="ruler", roi_type="line"),
-            Annotation([(60, 60), (70, 60), (70, 70)], name="far")]
+            Annotation([(60, 60), (70, 60), (70, 70)], name="far"),
+            Annotation([(20.6, 20.6), (20.9, 20.7), (20.7, 20.9)], name="speck")]
     write_roiset(tmp_path / "img_ROIs.zip", anns)
     assert main(["export", str(tmp_path / "img_ROIs.zip"), "--image", str(tmp_path / "img.tif"),
                  "--format", "coco", "-o", str(tmp_path / "out")]) == 0
@@ -161,6 +162,7 @@ def test_export_counts_what_it_wrote_and_names_what_it_left_out(tmp_path, capsys
     assert "exported 1 ROIs of 1 image(s)" in out.out
     assert "left out: img.tif: ruler is a line (no area)" in out.err
     assert "left out: img.tif: far lies outside the 50x40 image" in out.err
+    assert "left out: img.tif: speck is too small to cover a pixel centre of the 50x40 image" in out.err
 
 
 def test_export_names_roi_files_without_an_image(annotated, capsys):

@@ -6,6 +6,9 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
+from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats import annotatorj, coco
 from fiji_bridge.formats.annotatorj import EXPORT_FORMATS
@@ -141,9 +144,17 @@ def left_out(items: Sequence[ImageAnnotations]) -> list[str]:
             if not ann.is_area:
                 lines.append(f"{item.file_name}: {ann.name or ann.roi_type} is a {ann.roi_type} (no area)")
             elif not fills_pixels(ann, item.shape):
-                lines.append(f"{item.file_name}: {ann.name or ann.roi_type} lies outside the "
+                lines.append(f"{item.file_name}: {ann.name or ann.roi_type} {_why_no_pixel(ann, item.shape)} the "
                              f"{item.shape[1]}x{item.shape[0]} image")
     return lines
+
+
+def _why_no_pixel(ann: Annotation, shape: tuple[int, int]) -> str:
+    """Why an area ROI fills no pixel: it lies outside the image, or inside but around no pixel centre."""
+    points = np.concatenate(ann.paths)
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    inside = x1 > 0 and y1 > 0 and x0 < shape[1] and y0 < shape[0]
+    return "is too small to cover a pixel centre of" if inside else "lies outside"
 
 
 def covered_note(items: Sequence[ImageAnnotations], formats: Sequence[str], shown: int = 5) -> str | None:
