@@ -225,9 +225,8 @@ def test_rois_to_labels_bad_input(clean_ij):
     run = 'run("ROIs to Labels", "output=16-bit values=index");'
     show(np.zeros((10, 10), np.uint8), "blank")
     _fails_and_changes_nothing(clean_ij, run, "ROI Manager is empty")
-    rois_to_manager(clean_ij, [Annotation([[0, 0], [4, 0], [4, 4]], name="area"),
-                               Annotation([[1, 1], [8, 8]], name="stroke", roi_type="line")])
-    _fails_and_changes_nothing(clean_ij, run, r"ROI 2 \(stroke\) is a line")
+    rois_to_manager(clean_ij, [Annotation([[1, 1], [8, 8]], name="stroke", roi_type="line")])
+    _fails_and_changes_nothing(clean_ij, run, "no area ROIs")
 
 
 def test_seventy_thousand_labels(clean_ij):
@@ -263,3 +262,20 @@ def test_missing_service_tells_how_to_start(clean_ij):
                 clean_ij.run_macro(f'run("{command}", "");')
     finally:
         System.getProperties().put("fiji_bridge.service", service)
+
+
+def test_rois_to_labels_leaves_out_lines_and_points_and_says_so(clean_ij):
+    """As Export Annotations does: ROIs without area are left out and named in the Log; the
+    others keep their ROI Manager index as value."""
+    show(np.zeros((40, 50), np.uint8), "blank")
+    clean_ij.IJ.log("\\Clear")
+    clean_ij.run_macro('makeLine(2, 2, 30, 30); roiManager("add"); makeRectangle(5, 5, 10, 10); roiManager("add");'
+                       'makePoint(40, 30); roiManager("add");'
+                       'run("ROIs to Labels", "output=16-bit values=index");')
+    labels = imageplus_to_numpy(clean_ij.WindowManager.getCurrentImage())
+    assert sorted(np.unique(labels)) == [0, 2] and (labels == 2).sum() == 100
+    log = clean_ij.log_text()
+    assert "ROIs to Labels: left out 2 ROI(s) without area" in log and "line" in log and "point" in log
+    clean_ij.run_macro('roiManager("select", 1); roiManager("delete");')
+    with pytest.raises(MacroError, match="no area ROIs"):
+        clean_ij.run_macro('run("ROIs to Labels", "output=16-bit values=index");')

@@ -23,10 +23,6 @@ _MAX_16BIT = 65535
 _MAX_32BIT_EXACT = 2**24
 
 
-
-
-
-
 def _image_or_current(image: Any, what: str) -> Any:
     if image is None:
         image = jpype.JClass("ij.WindowManager").getCurrentImage()
@@ -93,11 +89,15 @@ def rois_to_labels(bridge: Any, image: Any = None, **options: Any) -> Any:
     anns = rois_from_manager(bridge)
     if not anns:
         raise InputError("the ROI Manager is empty (or not open); add ROIs first")
-    for i, ann in enumerate(anns):
-        if not ann.is_area:
-            raise InputError(f"ROI {i + 1} ({ann.name or 'unnamed'}) is a {ann.roi_type}, which encloses no pixels; "
-                             "remove it or convert it to an area ROI")
     values = _label_values(anns, values_from)
+    areas = [i for i, ann in enumerate(anns) if ann.is_area]
+    if not areas:
+        raise InputError("the ROI Manager holds no area ROIs (only lines or points, which enclose no pixels)")
+    if len(areas) < len(anns):  # as Export Annotations: left out and said, values keep ROI Manager indices
+        shown = ", ".join(f"{i + 1} ({anns[i].name or 'unnamed'}, {anns[i].roi_type})"
+                          for i in range(len(anns)) if i not in set(areas))
+        jpype.JClass("ij.IJ").log(f"ROIs to Labels: left out {len(anns) - len(areas)} ROI(s) without area: {shown}")
+    anns, values = [anns[i] for i in areas], values[areas]
     limit = _MAX_16BIT if output == "16-bit" else _MAX_32BIT_EXACT
     if values.max() > limit:
         raise InputError(f"label value {values.max()} does not fit a {output} label image (largest {limit}); "
