@@ -360,14 +360,64 @@ def test_refining_an_added_suggestion_with_add_replaces_its_entry(clean_ij, clum
     assert np.array_equal(annotation_mask(roi_to_annotation(roi), labels.shape), refined)
 
 
-def test_accept_contour_run_several_times_at_once_gives_distinct_names(clean_ij, clump):
-    """Menu commands and shortcuts run on their own threads: quick presses must not share a name."""
+def test_accept_contour_run_several_times_at_once_adds_the_selection_once(clean_ij, clump):
+    """Menu commands and shortcuts run on their own threads: quick presses must neither share a
+    name nor add the same outline twice."""
     import time
     clean_ij.run_macro('makeOval(20, 20, 20, 20); run("Accept Contour"); makeOval(60, 60, 20, 20);')
     for _ in range(4):
         clean_ij.IJ.doCommand("Accept Contour")
     manager = clean_ij.RoiManager.getInstance()
-    deadline = time.monotonic() + 60
-    while manager.getCount() < 5 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 20
+    while manager.getCount() < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert sorted(manager_names(clean_ij)) == ["0001", "0002", "0003", "0004", "0005"]
+    time.sleep(2)  # the other presses finish
+    assert manager_names(clean_ij) == ["0001", "0002"]
+    assert [_bounds_of(r) for r in manager.getRoisAsArray()] == [(20, 20, 20, 20), (60, 60, 20, 20)]
+
+
+def test_accept_after_suggest_with_add_does_not_add_it_again(clean_ij, clump):
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");'
+                       'run("Accept Contour");')
+    assert manager_names(clean_ij) == ["0001"]
+
+
+def test_refining_with_add_replaces_the_entry_of_its_own_slice(clean_ij, dsb_val):
+    """Labels to ROIs gives each slice its own 0001, 0002 ...: the entry refined is the one on the
+    displayed slice, found by its outline, not the first of that name."""
+    (name,) = [i for i in image_ids(dsb_val) if i.startswith("0bda515e3702")]
+    image, labels = load_pair(dsb_val, name)
+    imp = show(np.stack([labels, labels]).astype(np.uint16), "two-label-slices", dims=("z", "y", "x"))
+    clean_ij.run_macro('run("Labels to ROIs", "slices=all clear");')
+    manager = clean_ij.RoiManager.getInstance()
+    count = int(manager.getCount())
+    show(np.stack([image[..., 0], image[..., 0]]), "two-slices", dims=("z", "y", "x"))
+    clean_ij.run_macro('setSlice(2); roiManager("select", %d); run("Suggest Contour", "method=unet max_distance=17 add");'
+                       % (count // 2 + 5))
+    assert int(manager.getCount()) == count
+    refined = roi_to_annotation(clean_ij.WindowManager.getCurrentImage().getRoi()).polygon
+    entry = manager.getRoi(count // 2 + 5)
+    assert np.array_equal(roi_to_annotation(entry).polygon, refined) and int(entry.getPosition()) == 2
+
+
+def test_next_candidate_pressed_twice_at_once_never_gives_the_same_candidate_twice(clean_ij, clump):
+    import threading
+    from jpype import JClass
+    clean_ij.run_macro('makeRectangle(138, 81, 21, 15); run("Suggest Contour", "method=unet max_distance=17 add");')
+    service = JClass("java.lang.System").getProperties().get("fiji_bridge.service")
+    results = []
+
+    def press() -> None:
+        request = JClass("java.util.ArrayList")()
+        request.add("next_candidate")
+        results.append(service.apply(request))
+
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = sorted(int(r.get("value").get("candidate")) for r in results if r.get("ok"))
+    refused = [str(r.get("error")) for r in results if not r.get("ok")]
+    assert done in ([2], [2, 3]) and all("still running" in e for e in refused)
+    assert manager_names(clean_ij) == ["0001"]

@@ -257,3 +257,15 @@ def test_messages_name_the_options_of_each_context(clean_ij, val_image, tmp_path
     with pytest.raises(MacroError, match=r"give the Kind in the dialog \(macro option kind=") as kind_error:
         clean_ij.run_macro(f'run("Import Masks", "annotation={odd} kind=auto");')
     assert "--kind" not in str(kind_error.value)
+
+
+def test_export_from_the_roi_manager_keeps_the_image_calibration(clean_ij, val_image, tmp_path):
+    image, _ = val_image
+    out = tmp_path / "out"
+    clean_ij.run_macro(f'open("{image}"); run("Properties...", "unit=micron pixel_width=0.325 pixel_height=0.325");'
+                       f'makeOval(20, 20, 30, 30); roiManager("add");'
+                       f'run("Export Annotations", "source=[ROI Manager] output=[{out}] label binary layered");')
+    for folder in ("labelled_masks", "binary_masks", "layered_masks"):
+        cal = clean_ij.IJ.openImage(str(out / folder / f"{image.stem}.tiff")).getCalibration()
+        assert abs(cal.pixelWidth - 0.325) < 1e-6 and abs(cal.pixelHeight - 0.325) < 1e-6, folder
+        assert str(cal.getUnit()) in ("micron", "\u00b5m", "um"), folder

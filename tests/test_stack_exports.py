@@ -189,3 +189,29 @@ def test_planes_of_one_image_merge_into_one_item_and_a_plane_twice_is_refused():
     assert [(i.file_name, [x.name for x in i.annotations]) for i in merged] == [("s.tif", ["a", "b"]), ("t.png", [])]
     with pytest.raises(InputError, match="two of the files give plane 1 of s.tif"):
         merge_planes([ImageAnnotations("s.tif", (9, 9), [a], plane=1), ImageAnnotations("s.tif", (9, 9), [b], plane=1)])
+
+
+def test_a_line_without_a_position_does_not_give_every_plane_a_file():
+    dims = StackDims(1, 3, 1)
+    anns = [square(0, 0, name="on2", position=2), Annotation([(1, 1), (9, 9)], name="ruler", roi_type="line")]
+    items = per_plane(ImageAnnotations("st.tif", (20, 20), anns), dims)
+    assert [(i.file_name, [a.name for a in i.annotations]) for i in items] == [("st-0002.tif", ["on2", "ruler"])]
+
+
+def test_overwrite_removes_the_files_of_planes_that_no_longer_hold_rois(stack3, tmp_path, capsys):
+    out = tmp_path / "out"
+    export = ["export", str(tmp_path / "stack3_ROIs.zip"), "--image", str(stack3), "--format", "labels,bbox",
+              "-o", str(out)]
+    write_roiset(tmp_path / "stack3_ROIs.zip", [square(4, 4, name="0001", position=1),
+                                                square(20, 20, name="0002", position=3, group=2)])
+    assert main(export) == 0
+    assert files(out / "labelled_masks") == ["stack3-0001.tiff", "stack3-0003.tiff"]
+    assert files(out / "labelled_masks" / "Class_02") == ["stack3-0003.tiff"]
+    write_roiset(tmp_path / "stack3_ROIs.zip", [square(4, 4, name="0001", position=1)])  # plane 3's ROI deleted
+    assert main(export) == 1  # without --overwrite the earlier files stop the export
+    assert "exists already" in capsys.readouterr().err
+    assert files(out / "labelled_masks") == ["stack3-0001.tiff", "stack3-0003.tiff"]
+    assert main([*export, "--overwrite"]) == 0
+    assert files(out / "labelled_masks") == ["stack3-0001.tiff"]
+    assert files(out / "bounding_box_coordinates") == ["stack3-0001.csv"]
+    assert not (out / "labelled_masks" / "Class_02").exists()

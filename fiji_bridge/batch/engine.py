@@ -1,7 +1,10 @@
 """Run one task per input file on a dask.distributed cluster, resumably.
 
-Each job writes its outputs atomically, so an output that exists is complete: a job whose
-outputs all exist is done and is skipped when the batch runs again. Inputs are streamed to
+Each job writes its outputs atomically, so an output that exists is complete. The summary
+records which input each output was written from (``ledger.py``): a job is done, and skipped
+when the batch runs again, when its outputs exist and were written from that same, unchanged
+input file; a batch never replaces a file it did not write from that input unless told to
+(``overwrite=True``), and refuses before anything runs. Inputs are streamed to
 the cluster a bounded number at a time, results are recorded as they finish, and failures are
 listed with their error in a summary file (``OUTDIR/fiji_bridge_batch_summary.json``, rewritten
 as the batch goes) instead of stopping the batch.
@@ -9,7 +12,8 @@ as the batch goes) instead of stopping the batch.
 The summary says "running" while the batch runs, "interrupted" after Ctrl-C and "complete" at
 the end. A summary that is not "complete" means the batch did not finish (killed): running into
 that folder again needs ``resume=True`` (or ``overwrite=True``). Repeated or resumed batches must
-use the options recorded in the summary, so one folder never mixes results of different options.
+use the options recorded in the summary, and an overwriting batch with other options must
+replace every recorded output, so one folder never mixes results of different options.
 """
 from __future__ import annotations
 
@@ -29,20 +33,26 @@ from pathlib import Path
 from typing import Any
 
 from fiji_bridge.atomic import remove_stale_temporaries, write_text_atomic
+from fiji_bridge.batch.ledger import Ledger
 from fiji_bridge.errors import FijiBridgeError, InputError, RuntimeNotAvailable
 
 SUMMARY_NAME = "fiji_bridge_batch_summary.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 IN_FLIGHT_PER_THREAD = 2
+NAMED_IN_ERRORS = 5
 SUMMARY_EVERY_S = 2.0
 WORKER_WAIT_S = 60.0
 # Local clusters: dask's defaults sample every worker's stack every 10 ms (the profiler behind the
 # dashboard) and wake each process every 20 ms; on a 2-core machine with one busy worker per core
 # that bookkeeping took ~6 % of the CPU away from the images (benchmarks/bench_batch.py).
+# dask's nannies also set MALLOC_TRIM_THRESHOLD_=65536 in each worker: any explicit value turns
+# off glibc's dynamic mmap threshold, so every large numpy temporary is a fresh mmap with its
+# page faults, which made 1024x1024 images ~1.6x slower; None leaves glibc's default.
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "500ms",
     "distributed.admin.system-monitor.interval": "2s",
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
 Task = Callable[["Job"], Mapping[str, float] | None]
@@ -50,13 +60,10 @@ Task = Callable[["Job"], Mapping[str, float] | None]
 
 @dataclass(frozen=True)
 class Job:
-    """One input and the output files that prove it done."""
+    """One input and the output files its task writes."""
 
     source: Path
     outputs: tuple[Path, ...]
-
-    def is_done(self) -> bool:
-        return all(p.exists() for p in self.outputs)
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class BatchReport:
     job_seconds: list[float] = field(default_factory=list)
     job_cpu_seconds: list[float] = field(default_factory=list)
     stale_temporaries_removed: int = 0
+    ledger: Ledger | None = None
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -107,6 +115,7 @@ class BatchReport:
             "megapixels": round(self.megapixels, 4),
             "megapixels_per_second": round(self.megapixels / self.seconds, 4) if self.seconds > 0 else 0.0,
             "stale_temporaries_removed": self.stale_temporaries_removed,
+            "outputs": self.ledger.entries if self.ledger is not None else {},
         }
 
 
@@ -218,9 +227,9 @@ def read_summary(outdir: Path) -> dict[str, Any] | None:
         raise InputError(f"{path} is not a readable batch summary ({exc}); remove it to start afresh") from exc
 
 
-def _check_previous(outdir: Path, options: dict[str, Any], resume: bool, overwrite: bool) -> None:
+def _check_previous(outdir: Path, previous: dict[str, Any] | None, options: dict[str, Any], resume: bool,
+                    overwrite: bool) -> None:
     """Refuse to mix a new batch into an interrupted one, or outputs made with other options."""
-    previous = read_summary(outdir)
     if previous is None or overwrite:
         return
     if previous.get("status") != "complete" and not resume:
@@ -233,6 +242,53 @@ def _check_previous(outdir: Path, options: dict[str, Any], resume: bool, overwri
             f"{outdir} holds outputs made with other options {previous.get('options')}; "
             f"this run has {options}. Use the same options, another output folder, or --overwrite"
         )
+
+
+def _ledger(outdir: Path, previous: dict[str, Any] | None, options: dict[str, Any], jobs: list[Job]) -> Ledger:
+    """The output records this batch starts from: the earlier batch's with the same options;
+    none with other options (--overwrite), once no output of theirs would stay beside the new."""
+    earlier = Ledger.from_summary(outdir, previous)
+    if previous is None or previous.get("options", {}) == options:
+        earlier.prune()
+        return earlier
+    left = earlier.existing_outputs({str(job.source) for job in jobs})
+    if left:
+        raise InputError(
+            f"{outdir} holds {len(left)} outputs made with other options {previous.get('options')} from inputs "
+            f"not in this run ({_first_names(left)}); --overwrite replaces only the outputs of this run's "
+            "inputs, so the folder would mix results of different options. Use another output folder, "
+            "add those inputs, or delete those files"
+        )
+    return Ledger(outdir)
+
+
+def _first_names(paths: list[Path]) -> str:
+    names = ", ".join(p.name for p in paths[:NAMED_IN_ERRORS])
+    return names + (f" and {len(paths) - NAMED_IN_ERRORS} more" if len(paths) > NAMED_IN_ERRORS else "")
+
+
+def _split(jobs: list[Job], ledger: Ledger, overwrite: bool) -> tuple[list[Job], int]:
+    """The jobs to run and how many are done; refuses (before anything is written) when a job
+    would replace a file the batch did not write from its input."""
+    if overwrite:
+        return list(jobs), 0
+    todo, done, refusals = [], 0, []
+    for job in jobs:
+        finished, reasons = ledger.decide(job)
+        if finished:
+            done += 1
+        else:
+            todo.append(job)
+            refusals += reasons
+    if refusals:
+        shown = "\n  ".join(refusals[:NAMED_IN_ERRORS])
+        more = f"\n  ... and {len(refusals) - NAMED_IN_ERRORS} more" if len(refusals) > NAMED_IN_ERRORS else ""
+        raise InputError(
+            f"refusing to replace {len(refusals)} file(s) not written by a batch from the same input; "
+            f"nothing was written:\n  {shown}{more}\n"
+            "Use another output folder, or --overwrite to replace them"
+        )
+    return todo, done
 
 
 def run_batch(
@@ -263,18 +319,18 @@ def run_batch(
         raise InputError("--workers sizes a local cluster; with --scheduler the cluster's own workers run the batch")
     outdir = Path(outdir)
     options = json.loads(json.dumps(dict(options or {})))
+    jobs = list(jobs)
+    previous = read_summary(outdir)
+    _check_previous(outdir, previous, options, resume, overwrite)
+    ledger = _ledger(outdir, previous, options, jobs)
+    todo, skipped = _split(jobs, ledger, overwrite)
     outdir.mkdir(parents=True, exist_ok=True)
-    _check_previous(outdir, options, resume, overwrite)
-    report = BatchReport(options=options, failed=dict(rejected or {}))
-    report.total = len(report.failed)
+    report = BatchReport(options=options, failed=dict(rejected or {}), ledger=ledger)
+    report.total = len(report.failed) + len(jobs)
+    report.skipped = skipped
     report.stale_temporaries_removed = remove_stale_temporaries(outdir)
-    todo = []
-    for job in jobs:
-        report.total += 1
-        if job.is_done() and not overwrite:
-            report.skipped += 1
-        else:
-            todo.append(job)
+    for job in todo:
+        ledger.plan(job)
     summary = _SummaryWriter(outdir / SUMMARY_NAME, report)
     started = time.perf_counter()
     own_client = client is None and bool(todo)
@@ -327,6 +383,8 @@ def _record(report: BatchReport, result: JobResult) -> None:
         report.job_cpu_seconds.append(result.cpu_seconds)
         report.megapixels += float(result.info.get("megapixels", 0.0))
         report.failed.pop(result.source, None)
+        if report.ledger is not None:
+            report.ledger.done(result.source)
     else:
         report.failed[result.source] = result.error
 
@@ -340,9 +398,18 @@ class _SummaryWriter:
     def write(self, *, force: bool = True) -> None:
         now = time.monotonic()
         if force or now - self.last >= SUMMARY_EVERY_S:
-            text = json.dumps(self.report.as_dict(), indent=2) + "\n"
+            text = _summary_text(self.report.as_dict())
             write_text_atomic(self.path, text, overwrite=True)
             self.last, self.written = now, True
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    """The summary as indented JSON, one line per output record (large batches stay cheap to write)."""
+    records = summary.pop("outputs")
+    text = json.dumps(summary, indent=2)[:-2]
+    lines = [f"    {json.dumps(source)}: {json.dumps(record)}" for source, record in records.items()]
+    body = "{\n" + ",\n".join(lines) + "\n  }" if lines else "{}"
+    return f'{text},\n  "outputs": {body}\n}}\n'
 
 
 def _stream(client: Any, task: Task, todo: list[Job], window: int) -> Iterator[JobResult]:

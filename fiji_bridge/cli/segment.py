@@ -8,6 +8,7 @@ from pathlib import Path
 from fiji_bridge.errors import InputError
 
 DEMO_DIR = Path("fiji_bridge_demo")
+UNREADABLE_NAMED = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,8 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "segment", help="segment nuclei in images (nucleAIzer pipeline) into label images and ROI zips",
         description="Writes OUTDIR/<stem>_labels.tif (label image; a stack for TIFF stacks/hyperstacks, "
                     "one slice per Z/T plane) and OUTDIR/<stem>_ROIs.zip (ImageJ ROI Manager, names 0001..., "
-                    "position = slice for stacks). Inputs already done are skipped; an unreadable input "
-                    "is reported and the batch goes on; the exit status is 1 if any input failed. "
+                    "position = slice for stacks). Inputs already done (outputs written by a batch from the same, "
+                    "unchanged input with the same options) are skipped; an existing file the batch did not "
+                    "write from that input is never replaced without --overwrite (the batch refuses before "
+                    "it starts). An unreadable input is reported and the batch goes on; the exit status is 1 "
+                    "if any input failed or no readable image was found. "
                     "Runs on dask: local worker processes by default, or --scheduler; "
                     "failed inputs and their errors are listed in OUTDIR/fiji_bridge_batch_summary.json.")
     p.add_argument("inputs", type=Path, nargs="+", help="TIFF, PNG or JPEG files, or folders of them")
@@ -27,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tta", action="store_true", help="average 8 flips/rotations (about 8x slower)")
     p.add_argument("--channel", type=int, default=None,
                    help="segment this channel (1-based) of multi-channel images; default: channels are colour")
-    p.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo the inputs given even if done, replacing their output files whoever wrote them")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local dask worker processes, one core each (default: one per core)")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
@@ -42,30 +47,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.set_defaults(func=run_demo)
 
 
-def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
-    """Image files from files and folders (folders: direct children), and errors for bad arguments."""
+def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str], list[Path]]:
+    """Image files from files and folders (folders: direct children), errors for bad arguments,
+    and the files in those folders that segment cannot read (its own outputs aside)."""
+    from fiji_bridge.batch.engine import SUMMARY_NAME
     from fiji_bridge.nucleaizer.files import SUFFIXES
 
-    files, errors = [], []
+    files, errors, unreadable = [], [], []
     for item in inputs:
         if item.is_dir():
-            files += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
-                            and not p.name.startswith(".") and not p.stem.endswith("_labels"))
+            children = sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
+            files += [p for p in children if p.suffix.lower() in SUFFIXES and not p.stem.endswith("_labels")]
+            unreadable += [p for p in children if p.suffix.lower() not in SUFFIXES
+                           and not p.name.endswith("_ROIs.zip") and p.name != SUMMARY_NAME]
         elif item.is_file():
             files.append(item)
         else:
             errors.append(f"error: {item}: no such file or folder")
-    return files, errors
+    return files, errors, unreadable
 
 
 def run_segment(args: argparse.Namespace) -> int:
     from fiji_bridge.batch.commands import segment_batch
     from fiji_bridge.batch.tasks import SegmentOptions
+    from fiji_bridge.nucleaizer.files import SUFFIXES
 
     _check_options(args)
-    files, errors = collect_inputs(args.inputs)
+    files, errors, unreadable = collect_inputs(args.inputs)
     for message in errors:
         print(message, file=sys.stderr)
+    supported = ", ".join(SUFFIXES)
+    if unreadable:
+        names = ", ".join(str(p) for p in unreadable[:UNREADABLE_NAMED])
+        more = f" and {len(unreadable) - UNREADABLE_NAMED} more" if len(unreadable) > UNREADABLE_NAMED else ""
+        print(f"note: skipped {len(unreadable)} file(s) segment cannot read (it reads {supported}): {names}{more}",
+              file=sys.stderr)
+    if not files:
+        where = ", ".join(map(str, args.inputs))
+        raise InputError(f"no readable images found in {where}: segment reads {supported} files")
     missing = {str(item): "no such file or folder" for item in args.inputs if not item.exists()}
     report = segment_batch(
         files, args.output, SegmentOptions(args.diameter, args.tta, args.channel), rejected=missing,

@@ -20,7 +20,7 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.formats import bbox, masks, yolo
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.classes import class_folder, groups_in
-from fiji_bridge.formats.images import add_sparse_stack, add_tiff
+from fiji_bridge.formats.images import Calibration, add_sparse_stack, add_tiff
 from fiji_bridge.rois.labels import annotations_to_labels
 
 ROIS_SUFFIX = "_ROIs.zip"
@@ -68,8 +68,10 @@ def output_file(out_dir: Path, fmt: str, stem: str, group: int = 0) -> Path:
 
 def add_image_files(batch: WriteBatch, out_dir: Path, fmt: str, stem: str,
                     anns: Sequence[Annotation], shape: tuple[int, int], *,
-                    yolo_mode: str = "boxes", label_values: str = "index") -> None:
-    """Queue one image's files in format ``fmt`` (all but COCO), with ``Class_NN/`` copies.
+                    yolo_mode: str = "boxes", label_values: str = "index",
+                    calibration: Calibration | None = None) -> None:
+    """Queue one image's files in format ``fmt`` (all but COCO), with ``Class_NN/`` copies;
+    mask TIFFs carry the image's ``calibration`` (pixel size and unit) when given.
 
     ``label_values``: "index" (ROI index + 1, AnnotatorJ's ``labelled_masks``) or "name" (the
     integer ROI name) for the main label mask; ``Class_NN`` masks always use the names, numbered
@@ -79,14 +81,14 @@ def add_image_files(batch: WriteBatch, out_dir: Path, fmt: str, stem: str,
     anns = [a for a in anns if a.is_area]
     by_name = masks.label_values(anns, "name")
     values = by_name if label_values == "name" else masks.label_values(anns, label_values)
-    _add_one(batch, output_file(out_dir, fmt, stem), fmt, anns, values, shape, yolo_mode)
+    _add_one(batch, output_file(out_dir, fmt, stem), fmt, anns, values, shape, yolo_mode, calibration)
     if fmt == "yolo":
         return
     groups = groups_in(anns)
     for group in groups:
         members = [i for i, a in enumerate(anns) if a.group == group]
         _add_one(batch, output_file(out_dir, fmt, stem, group), fmt, [anns[i] for i in members],
-                 by_name[members], shape, yolo_mode)
+                 by_name[members], shape, yolo_mode, calibration)
     for stale in class_files(out_dir, fmt, stem):
         if stale.parent.name not in map(class_folder, groups):
             batch.remove(stale)
@@ -107,15 +109,15 @@ def add_yolo_classes(batch: WriteBatch, out_dir: Path, groups: Sequence[int],
 
 
 def _add_one(batch: WriteBatch, path: Path, fmt: str, anns: list[Annotation], values: np.ndarray,
-             shape: tuple[int, int], yolo_mode: str) -> None:
+             shape: tuple[int, int], yolo_mode: str, calibration: Calibration | None = None) -> None:
     if fmt == "labels":
-        add_tiff(batch, path, annotations_to_labels(anns, shape, values=values.tolist()))
+        add_tiff(batch, path, annotations_to_labels(anns, shape, values=values.tolist()), calibration=calibration)
     elif fmt == "binary":
-        add_tiff(batch, path, masks.binary_mask(anns, shape))
+        add_tiff(batch, path, masks.binary_mask(anns, shape), calibration=calibration)
     elif fmt == "layered":
         crops = [masks.crop_mask(a, shape) for a in anns]
         add_sparse_stack(batch, path, [(y, x, m.astype(np.uint16)) for y, x, m in crops], shape,
-                         slice_labels=[a.name for a in anns] or None)
+                         slice_labels=[a.name for a in anns] or None, calibration=calibration)
     elif fmt == "bbox":
         batch.add_text(path, bbox.boxes_csv(anns, shape))
     elif fmt == "yolo":

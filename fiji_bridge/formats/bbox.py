@@ -56,7 +56,7 @@ def read_boxes(path: str | os.PathLike) -> list[Annotation]:
     """Rectangle ROIs named 0001, 0002, ... from a box CSV (header line optional)."""
     path = Path(path)
     try:
-        rows = [(number, r) for number, r in enumerate(csv.reader(path.read_text(encoding="utf-8").splitlines()), 1) if r]
+        rows = [(number, r) for number, r in enumerate(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()), 1) if r]
     except OSError as exc:
         raise InputError(f"cannot read box file {path}: {exc}") from exc
     if rows and [c.strip().lower() for c in rows[0][1][:4]] == list(HEADER):

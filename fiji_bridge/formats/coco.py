@@ -28,6 +28,7 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.bbox import pixel_box
 from fiji_bridge.formats.classes import class_name
+from fiji_bridge.formats.images import Calibration
 from fiji_bridge.formats.masks import crop_mask, pixel_outline, shifted
 from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
 
@@ -37,12 +38,14 @@ POLYGON_TYPES = ("polygon", "freehand", "traced", "rectangle", "oval", "composit
 @dataclass
 class ImageAnnotations:
     """One image's ROIs: the image file name, its (height, width) and the annotations; for one
-    (z, t) plane of a stack, its number (``fiji_bridge.formats.plane_files``), else 0."""
+    (z, t) plane of a stack, its number (``fiji_bridge.formats.plane_files``), else 0; the
+    image's pixel size and unit, when known, for the masks exported from it."""
 
     file_name: str
     shape: tuple[int, int]
     annotations: list[Annotation] = field(default_factory=list)
     plane: int = 0
+    calibration: Calibration | None = None
 
 
 def coco_dataset(images: Sequence[ImageAnnotations],
@@ -102,6 +105,9 @@ def read_coco(path: str | os.PathLike) -> tuple[list[ImageAnnotations], dict[int
     data = _load_json(path)
     images: dict[int, ImageAnnotations] = {}
     for entry in data["images"]:
+        if isinstance(entry, dict) and entry.get("id") in images:
+            raise InputError(f"{path}: two images have the id {entry['id']!r} ({images[entry['id']].file_name} "
+                             f"and {entry.get('file_name')}); every COCO image needs its own id")
         try:
             images[entry["id"]] = ImageAnnotations(str(entry["file_name"]),
                                                    (int(entry["height"]), int(entry["width"])))
@@ -163,13 +169,14 @@ def _annotation(path: Path, entry: dict[str, Any], shape: tuple[int, int]) -> An
             polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in segm if len(p) >= 6]
             if not all(np.isfinite(p).all() for p in polys):
                 raise ValueError("a polygon holds a number that is not finite")
-            return Annotation(polys[0], subpaths=tuple(polys[1:]),
-                              roi_type="polygon" if len(polys) == 1 else "composite")
+            return _annotation_from_polygons(polys, shape)
         if isinstance(segm, dict):
             return _annotation_from_rle(segm, shape)
         x, y, w, h = (float(v) for v in entry["bbox"])
         if not all(np.isfinite((x, y, w, h))):
             raise ValueError("the bbox holds a number that is not finite")
+        if w <= 0 or h <= 0:
+            raise ValueError(f"its bbox [x, y, width, height] has a width or height of zero or less: {entry['bbox']}")
         return Annotation([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], roi_type="rectangle")
     except InputError:
         raise
@@ -177,12 +184,54 @@ def _annotation(path: Path, entry: dict[str, Any], shape: tuple[int, int]) -> An
         raise InputError(f"{path}: annotation {entry.get('id')} has no usable segmentation or bbox ({exc})") from None
 
 
+def _annotation_from_polygons(polys: list[np.ndarray], shape: tuple[int, int]) -> Annotation:
+    """An ROI filling exactly the pixels pycocotools gives the polygons (annToMask: each
+    polygon rasterised by its rule, the parts unioned): the polygons themselves when ImageJ
+    fills the same pixels for them (outlines on pixel edges, as exports write), else the traced
+    outline of pycocotools' pixels. Polygons that cover no pixel for pycocotools are kept as
+    they are."""
+    outlines = Annotation(polys[0], subpaths=tuple(polys[1:]),
+                          roi_type="polygon" if len(polys) == 1 else "composite")
+    y0, x0, coco_pixels = _coco_polygon_pixels(polys, shape)
+    if not coco_pixels.any():
+        return outlines
+    if np.array_equal(annotation_mask(shifted(outlines, -x0, -y0), coco_pixels.shape), coco_pixels):
+        return outlines
+    return shifted(labels_to_annotations(coco_pixels.astype(np.uint8))[0], x0, y0)
+
+
+def _coco_polygon_pixels(polys: list[np.ndarray], shape: tuple[int, int]) -> tuple[int, int, np.ndarray]:
+    """(y0, x0, mask): pycocotools' pixels of the polygons' union over their bounds in the image.
+
+    The polygons are moved by the whole-pixel corner (x0, y0) of the region and rasterised in
+    it, which gives pycocotools' full-image result there (its rule moves with whole pixels;
+    where a polygon leaves the image the region ends at the image's edge, as the image does)."""
+    height, width = shape
+    points = np.concatenate(polys)
+    x0 = min(max(int(np.floor(points[:, 0].min())) - 1, 0), width)
+    y0 = min(max(int(np.floor(points[:, 1].min())) - 1, 0), height)
+    x1 = max(min(int(np.ceil(points[:, 0].max())) + 2, width), x0)
+    y1 = max(min(int(np.ceil(points[:, 1].max())) + 2, height), y0)
+    if x1 == x0 or y1 == y0:
+        return y0, x0, np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    moved = [(p - [x0, y0]).reshape(-1).tolist() for p in polys]
+    rle = coco_mask.merge(coco_mask.frPyObjects(moved, y1 - y0, x1 - x0))
+    return y0, x0, coco_mask.decode(rle).astype(bool)
+
+
 def _annotation_from_rle(segm: dict[str, Any], shape: tuple[int, int]) -> Annotation:
-    rle = segm
-    if isinstance(segm.get("counts"), list):
-        rle = coco_mask.frPyObjects(segm, *segm["size"])
-    elif isinstance(segm.get("counts"), str):
-        rle = {"size": segm["size"], "counts": segm["counts"].encode("ascii")}
+    height, width = (int(v) for v in segm["size"])
+    counts = segm["counts"]
+    if not isinstance(counts, (list, str)):
+        raise ValueError("RLE counts must be a list of run lengths or a compressed string")
+    runs = counts if isinstance(counts, list) else _compressed_runs(counts)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in runs) \
+            or sum(runs) != height * width:
+        raise ValueError(f"its RLE counts are not run lengths covering the {width}x{height} pixels of its size")
+    if isinstance(counts, list):
+        rle = coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    else:
+        rle = {"size": [height, width], "counts": counts.encode("ascii")}
     mask = coco_mask.decode(rle).astype(bool)
     if mask.shape != tuple(shape):
         raise InputError(f"an RLE mask is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
@@ -192,6 +241,29 @@ def _annotation_from_rle(segm: dict[str, Any], shape: tuple[int, int]) -> Annota
     y0, x0 = int(rows.min()), int(cols.min())
     crop = mask[y0:rows.max() + 1, x0:cols.max() + 1].astype(np.uint8)
     return shifted(labels_to_annotations(crop)[0], x0, y0)
+
+
+def _compressed_runs(counts: str) -> list[int]:
+    """The run lengths of a compressed COCO RLE string, decoded as pycocotools' rleFrString
+    does (5-bit groups, runs after the second stored as differences); ValueError for a
+    character outside its alphabet or a string that ends inside a number."""
+    runs: list[int] = []
+    value, shift = 0, 0
+    for char in counts:
+        code = ord(char) - 48
+        if not 0 <= code < 64:
+            raise ValueError(f"{char!r} is not a compressed RLE character")
+        value |= (code & 0x1F) << shift
+        shift += 5
+        if code & 0x20:
+            continue
+        if code & 0x10:
+            value -= 1 << shift
+        runs.append(value + runs[-2] if len(runs) > 2 else value)
+        value, shift = 0, 0
+    if shift:
+        raise ValueError("the compressed RLE string ends inside a number")
+    return runs
 
 
 def _union_is_even_odd(ann: Annotation, paths: list[np.ndarray], shape: tuple[int, int]) -> bool:

@@ -14,11 +14,11 @@ from fiji_bridge.formats import annotatorj, coco
 from fiji_bridge.formats.annotatorj import EXPORT_FORMATS
 from fiji_bridge.formats.atomic import WriteBatch
 from fiji_bridge.formats.coco import ImageAnnotations
-from fiji_bridge.formats.images import image_files, image_shape, stack_dims
+from fiji_bridge.formats.images import image_files, image_shape, plane_calibration, stack_dims
 from fiji_bridge.formats.bbox import fills_pixels
 from fiji_bridge.formats.classes import groups_in
 from fiji_bridge.formats.masks import covered_by_later
-from fiji_bridge.formats.plane_files import per_plane
+from fiji_bridge.formats.plane_files import per_plane, split_plane
 from fiji_bridge.rois.planes import one_per_plane
 from fiji_bridge.rois.roiset import read_roiset
 
@@ -62,10 +62,34 @@ def export_annotations(items: Sequence[ImageAnnotations], out_dir: str | os.Path
         for item in items:
             annotatorj.add_image_files(batch, out, fmt, annotatorj.image_stem(item.file_name),
                                        item.annotations, item.shape, yolo_mode=yolo_mode,
-                                       label_values=label_values)
+                                       label_values=label_values, calibration=item.calibration)
+        for stale in _unwritten_plane_files(out, fmt, items):
+            batch.remove(stale)
         if fmt == "yolo":
             annotatorj.add_yolo_classes(batch, out, [0, *all_groups], class_names)
     return batch.commit()
+
+
+def _unwritten_plane_files(out: Path, fmt: str, items: Sequence[ImageAnnotations]) -> list[Path]:
+    """Existing ``<img>-NNNN`` files (``Class_NN/`` copies too) of format ``fmt`` from an earlier
+    export of a stack that this export writes planes of, for planes it no longer writes (their
+    ROIs were deleted): left in place they would still hold those ROIs."""
+    written: dict[str, set[str]] = {}
+    for item in items:
+        if item.plane:
+            written.setdefault(split_plane(item.file_name)[0], set()).add(annotatorj.image_stem(item.file_name))
+    stale = []
+    for base, stems in written.items():
+        main = annotatorj.output_file(out, fmt, base)
+        if not main.parent.is_dir():
+            continue
+        folders = [main.parent, *(sub for sub in main.parent.glob("Class_*") if annotatorj.CLASS_DIR.match(sub.name))]
+        for folder in folders:
+            for path in sorted(folder.glob(f"{glob.escape(base)}-*{main.suffix}")):
+                name, plane = split_plane(path.name)
+                if name == base and plane and path.stem not in stems and path.is_file():
+                    stale.append(path)
+    return stale
 
 
 def parse_formats(values: list[str]) -> list[str]:
@@ -111,7 +135,8 @@ def _paired(image: Path, roiset: Path) -> list[ImageAnnotations]:
     dims = stack_dims(image)
     if dims.size > 1:
         anns = one_per_plane(anns, dims)
-    return per_plane(ImageAnnotations(image.name, image_shape(image), anns), dims)
+    return per_plane(ImageAnnotations(image.name, image_shape(image), anns,
+                                      calibration=plane_calibration(image)), dims)
 
 
 def unpaired_roisets(rois: str | os.PathLike, image: str | os.PathLike) -> list[Path]:

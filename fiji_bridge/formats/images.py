@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import imagecodecs
 import numpy as np
@@ -16,6 +20,40 @@ from fiji_bridge.rois.planes import StackDims
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp")
 TIFF_SUFFIXES = (".tif", ".tiff")
 Crop = tuple[int, int, np.ndarray]
+TIFF_UNITS = {2: "inch", 3: "cm"}  # TIFF ResolutionUnit -> ImageJ's unit (as its TiffDecoder)
+_pillow_guard = threading.Lock()
+_pillow_lifts = 0
+_pillow_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """ImageJ's spatial calibration of a TIFF: pixels per unit in x and y, the unit ("um",
+    "cm", ... or "" for none) and the z spacing of a stack (None when not given)."""
+
+    x_resolution: float
+    y_resolution: float
+    unit: str = ""
+    spacing: float | None = None
+
+    def tiff_options(self, *, imagej: bool) -> dict[str, Any]:
+        """tifffile.imwrite keywords that store this calibration (ImageJ's unit and spacing go
+        into the ImageJ metadata, so only ``imagej`` files carry them)."""
+        options: dict[str, Any] = {"resolution": (self.x_resolution, self.y_resolution)}
+        if not imagej:
+            units = {v: k for k, v in TIFF_UNITS.items()}
+            options["resolutionunit"] = units.get(self.unit, 1)
+        return options
+
+    def imagej_metadata(self) -> dict[str, Any]:
+        """The ImageJ metadata entries (``unit``, ``spacing``) of this calibration; the TIFF
+        description is ASCII, so micro is written "u" as ImageJ does ("um"), and a unit with
+        other non-ASCII letters is left out."""
+        unit = self.unit.replace("\u00b5", "u").replace("\u03bc", "u")
+        meta: dict[str, Any] = {"unit": unit} if unit and unit.isascii() else {}
+        if self.spacing is not None:
+            meta["spacing"] = self.spacing
+        return meta
 
 
 def image_files(folder: str | os.PathLike) -> list[Path]:
@@ -76,12 +114,89 @@ def _pages_as_series(tif: tifffile.TiffFile) -> bool:
 
 def read_tiff(path: str | os.PathLike) -> tuple[np.ndarray, str]:
     """(pixels, tifffile axes) of a TIFF's first series; pages written one by one are stacked
-    along a leading axis "I", as ImageJ opens them."""
+    along a leading axis "I", as ImageJ opens them. Stack axes tifffile cannot name (a shaped
+    TIFF without axes metadata: "QQYX") become one axis "I" of pages in file order, the plain
+    stack ImageJ 1.x opens."""
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         if _pages_as_series(tif):
-            return np.stack([s.asarray() for s in tif.series]), "I" + series.axes
-        return series.asarray(), series.axes
+            return _plain_stack(np.stack([s.asarray() for s in tif.series]), "I" + series.axes)
+        return _plain_stack(series.asarray(), series.axes)
+
+
+def _plain_stack(data: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
+    """``data`` with its stack axes (all but Y, X, S) merged into one axis "I" when an axis
+    letter repeats (tifffile's "Q" for unknown axes), else unchanged."""
+    if len(set(axes)) == len(axes):
+        return data, axes
+    stack = [i for i, a in enumerate(axes) if a not in "YXS"]
+    plane = [i for i, a in enumerate(axes) if a in "YXS"]
+    data = np.transpose(data, stack + plane)
+    return data.reshape((-1,) + data.shape[len(stack):]), "I" + "".join(axes[i] for i in plane)
+
+
+def read_calibration(path: str | os.PathLike) -> Calibration | None:
+    """The spatial calibration ImageJ 1.x reads from a TIFF (resolution tags; the unit from the
+    ImageJ metadata, else from ResolutionUnit), or None for other files and uncalibrated TIFFs."""
+    path = Path(path)
+    if path.suffix.lower() not in TIFF_SUFFIXES:
+        return None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tags = tif.pages.first.tags
+            meta = tif.imagej_metadata or {}
+            resolution = [_rational(tags[name].value) if name in tags else None
+                          for name in ("XResolution", "YResolution")]
+            tiff_unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 1
+    except Exception as exc:
+        raise InputError(f"cannot read image {path}: {exc}") from exc
+    x_res, y_res = resolution
+    if not x_res or x_res <= 0 or not np.isfinite(x_res):
+        return None
+    y_res = y_res if y_res and y_res > 0 and np.isfinite(y_res) else x_res
+    unit = str(meta.get("unit") or TIFF_UNITS.get(tiff_unit, "")).strip()
+    spacing = meta.get("spacing")
+    spacing = float(spacing) if isinstance(spacing, (int, float)) and spacing > 0 else None
+    if x_res == 1 and y_res == 1 and unit in ("", "pixel", "pixels") and spacing is None:
+        return None
+    if not meta.get("unit") and unit == "inch" and x_res == y_res == 72 and spacing is None:
+        return None  # the 72 dpi that image programs write by default: ImageJ shows it uncalibrated
+    return Calibration(x_res, y_res, unit, spacing)
+
+
+def _rational(value: object) -> float | None:
+    """A TIFF RATIONAL tag value ((numerator, denominator) or a number) as a float."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return value[0] / value[1] if value[1] else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def plane_calibration(path: str | os.PathLike) -> Calibration | None:
+    """The x/y calibration of an image file (``read_calibration`` without the z spacing), for
+    files made of one of its planes."""
+    calibration = read_calibration(path)
+    return replace(calibration, spacing=None) if calibration is not None else None
+
+
+@contextmanager
+def pillow_size_limit_lifted() -> Iterator[None]:
+    """Let Pillow open images of any size while the block runs: its decompression-bomb guard
+    (refusing images above ~179 megapixels, warning above ~89) is for files from strangers,
+    not for a microscopy image the user named. Thread-safe; the limit is back afterwards."""
+    global _pillow_lifts, _pillow_limit
+    from PIL import Image
+    with _pillow_guard:
+        if _pillow_lifts == 0:
+            _pillow_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+        _pillow_lifts += 1
+    try:
+        yield
+    finally:
+        with _pillow_guard:
+            _pillow_lifts -= 1
+            if _pillow_lifts == 0:
+                Image.MAX_IMAGE_PIXELS = _pillow_limit
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -93,9 +208,23 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         if path.suffix.lower() in TIFF_SUFFIXES:
             return read_tiff(path)[0]
         from skimage.io import imread
-        return np.asarray(imread(path))
+        with pillow_size_limit_lifted():
+            return np.asarray(imread(path))
+    except MemoryError:
+        raise InputError(f"not enough memory to read image {path} ({_size_text(path)}); "
+                         "close other programs or split the image into tiles") from None
     except Exception as exc:
         raise InputError(f"cannot read image {path}: {exc}") from exc
+
+
+def _size_text(path: Path) -> str:
+    """The image's size for a message (its header, else the file's size)."""
+    try:
+        from PIL import Image
+        with pillow_size_limit_lifted(), Image.open(path) as image:
+            return f"{image.width}x{image.height} pixels, {image.mode}"
+    except Exception:  # only for the message: the size is a courtesy
+        return f"{path.stat().st_size / 1e6:.0f} MB file"
 
 
 def read_plane(path: str | os.PathLike) -> np.ndarray:
@@ -143,24 +272,40 @@ def check_shape(path: str | os.PathLike, shape: tuple[int, ...], expected: tuple
 
 
 def add_tiff(batch: WriteBatch, path: str | os.PathLike, data: np.ndarray,
-             slice_labels: list[str] | None = None) -> None:
-    """Queue a TIFF that ImageJ opens as image or stack (ImageJ hyperstack format when possible)."""
+             slice_labels: list[str] | None = None, *, rgb: bool | None = None,
+             calibration: Calibration | None = None) -> None:
+    """Queue a TIFF that ImageJ opens as image or stack (ImageJ hyperstack format when possible):
+    (Y, X) or (Z, Y, X); with ``rgb`` uint8 (Y, X, 3) or (Z, Y, X, 3), an RGB image or stack
+    (``rgb=None``: uint8 (Z, Y, X, 3) is an RGB stack). ``calibration``: the pixel size and
+    unit to store (ImageJ reads them back)."""
     data = np.ascontiguousarray(data)
+    if rgb is None:
+        rgb = data.ndim == 4 and data.dtype == np.uint8 and data.shape[-1] == 3
     imagej = data.dtype in (np.uint8, np.uint16, np.float32)
     metadata = {"Labels": list(slice_labels)} if (imagej and slice_labels) else {}
+    if calibration is not None and imagej:
+        metadata.update(calibration.imagej_metadata())
+    extra = calibration.tiff_options(imagej=imagej) if calibration is not None else {}
+    plane_axes = "YXS" if rgb else "YX"
+    if rgb and (data.dtype != np.uint8 or data.shape[-1] != 3):
+        raise InputError(f"an RGB TIFF needs uint8 (..., 3) pixels, got {data.dtype} {data.shape}")
+    if data.ndim not in (len(plane_axes), len(plane_axes) + 1):
+        raise InputError(f"cannot write {path}: {data.ndim}-D pixels of shape {data.shape} are no "
+                         f"{'RGB ' if rgb else ''}image or stack")
 
     def write(tmp: Path) -> None:
         if imagej:
-            axes = "ZYX" if data.ndim == 3 else "YX"
-            tifffile.imwrite(tmp, data, imagej=True, metadata={"axes": axes, **metadata})
+            axes = ("Z" if data.ndim > len(plane_axes) else "") + plane_axes
+            tifffile.imwrite(tmp, data, imagej=True, metadata={"axes": axes, **metadata}, **extra)
         else:
-            tifffile.imwrite(tmp, data)
+            tifffile.imwrite(tmp, data, **extra)
 
     batch.add(path, write)
 
 
 def add_sparse_stack(batch: WriteBatch, path: str | os.PathLike, crops: Sequence[Crop],
-                     shape: tuple[int, int], slice_labels: Sequence[str] | None = None) -> None:
+                     shape: tuple[int, int], slice_labels: Sequence[str] | None = None,
+                     calibration: Calibration | None = None) -> None:
     """Queue a PackBits-compressed uint16 stack, slice i = ``crops[i]`` pasted into zeros.
 
     ``crops`` are (y0, x0, 2-D array) triples. PackBits packs each row on its own, so an empty
@@ -170,6 +315,9 @@ def add_sparse_stack(batch: WriteBatch, path: str | os.PathLike, crops: Sequence
     """
     height, width = shape
     labels = {"Labels": list(slice_labels)} if slice_labels else {}
+    if calibration is not None:
+        labels.update(calibration.imagej_metadata())
+    extra = calibration.tiff_options(imagej=True) if calibration is not None else {}
 
     def pages() -> Iterator[bytes]:
         empty_row = imagecodecs.packbits_encode(bytes(width * 2))
@@ -186,7 +334,7 @@ def add_sparse_stack(batch: WriteBatch, path: str | os.PathLike, crops: Sequence
     def write(tmp: Path) -> None:
         tifffile.imwrite(tmp, pages(), shape=(max(len(crops), 1), height, width), dtype="<u2",
                          imagej=True, compression="packbits", rowsperstrip=height,
-                         metadata={"axes": "ZYX", **labels})
+                         metadata={"axes": "ZYX", **labels}, **extra)
 
     batch.add(path, write)
 

@@ -61,12 +61,14 @@ def per_plane(item: ImageAnnotations, dims: StackDims) -> list[ImageAnnotations]
                          "export the ROIs with the image they were drawn on")
     if dims.planes == 1:
         return [item]
-    numbers = {plane_number(a.position, dims) for a in item.annotations if a.position}
-    if any(a.position == 0 for a in item.annotations):
+    placed = [a for a in item.annotations if a.is_area] or item.annotations  # lines and points fill no plane
+    numbers = {plane_number(a.position, dims) for a in placed if a.position}
+    if any(a.position == 0 for a in placed):
         numbers = set(range(1, dims.planes + 1))
     stem = image_stem(item.file_name)
     return [ImageAnnotations(f"{plane_stem(stem, p)}.tif", item.shape,
-                             [a for a in item.annotations if a.position in (0, plane_start(p, dims))], plane=p)
+                             [a for a in item.annotations if a.position in (0, plane_start(p, dims))], plane=p,
+                             calibration=item.calibration)
             for p in sorted(numbers)]
 
 

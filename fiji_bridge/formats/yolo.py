@@ -83,10 +83,13 @@ def classes_text(groups: Sequence[int], class_names: Mapping[int, str] | None = 
 
 
 def read_yolo(path: str | os.PathLike, shape: tuple[int, int]) -> list[Annotation]:
-    """ROIs from a YOLO label file (boxes become rectangles, polygons polygons), named 0001, ..."""
+    """ROIs from a YOLO label file (boxes become rectangles, polygons polygons), named 0001, ...
+
+    InputError naming the line for coordinates outside [0, 1] and boxes of zero size (as
+    YOLO's own label checks refuse them)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors start with a byte-order mark
     except OSError as exc:
         raise InputError(f"cannot read YOLO file {path}: {exc}") from exc
     height, width = shape
@@ -102,6 +105,11 @@ def read_yolo(path: str | os.PathLike, shape: tuple[int, int]) -> list[Annotatio
             raise InputError(f"{path}: line {number} is not 'class x y ...': {line}") from None
         if not np.isfinite(values).all():
             raise InputError(f"{path}: line {number} holds a number that is not finite: {line}")
+        if values.size and (values.min() < 0 or values.max() > 1):
+            raise InputError(f"{path}: line {number} has a coordinate outside 0..1 (YOLO coordinates are "
+                             f"fractions of the image size, and exports write only such): {line}")
+        if len(values) == 4 and min(values[2:]) <= 0:
+            raise InputError(f"{path}: line {number} is a box of zero width or height: {line}")
         if len(values) == 4:
             xc, yc, w, h = values * np.tile(scale, 2)
             corners = [(xc - w / 2, yc - h / 2), (xc + w / 2, yc - h / 2),

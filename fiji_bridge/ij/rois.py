@@ -375,11 +375,17 @@ def rois_from_manager(bridge: Any = None) -> list[Annotation]:
 
 def manager_areas_meeting(box: tuple[int, int, int, int], imp: Any) -> list[Annotation]:
     """The ROI Manager's area ROIs on the displayed plane of ``imp`` (or on every plane) whose
-    bounds meet ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. An ROI is on the plane
-    when its stack index is one of the plane's channels; with a hyperstack position, when its
-    slice and frame are the plane's or 0 (as ImageJ shows it); with neither, when its name holds
-    the plane's slice or no slice. Only those ROIs are converted, so the cost stays small in a
-    ROI Manager holding thousands of annotations."""
+    bounds meet ``box`` = (x0, y0, x1, y1), as annotations (see :func:`manager_rois_meeting`)."""
+    return rois_to_annotations(manager_rois_meeting(box, imp))
+
+
+def manager_rois_meeting(box: tuple[int, int, int, int], imp: Any) -> list[Any]:
+    """The ROI Manager's own area ROI objects on the displayed plane of ``imp`` (or on every
+    plane) whose bounds meet ``box`` = (x0, y0, x1, y1); [] when no ROI Manager is open. An ROI
+    is on the plane when its stack index is one of the plane's channels; with a hyperstack
+    position, when its slice and frame are the plane's or 0 (as ImageJ shows it); with neither,
+    when its name holds the plane's slice or no slice. Only those ROIs are returned, so the
+    cost of converting them stays small in a ROI Manager holding thousands of annotations."""
     manager = _manager(create=False)
     if manager is None or manager.getCount() == 0:
         return []
@@ -387,15 +393,14 @@ def manager_areas_meeting(box: tuple[int, int, int, int], imp: Any) -> list[Anno
     x0, y0, x1, y1 = (int(v) for v in box)
     positions, z, t = plane_positions(imp), int(imp.getSlice()), int(imp.getFrame())
     if helper is not None:
-        return rois_to_annotations(helper.areasMeeting(manager, x0, y0, x1, y1,
-                                                       jpype.JArray(jpype.JInt)(positions), z, t))
+        return list(helper.areasMeeting(manager, x0, y0, x1, y1, jpype.JArray(jpype.JInt)(positions), z, t))
     meeting = []
     for roi in manager.getRoisAsArray():
         bounds = roi.getBounds()
         if roi.isArea() and _on_plane(roi, positions, z, t) and bounds.x <= x1 and bounds.y <= y1 \
                 and bounds.x + bounds.width >= x0 and bounds.y + bounds.height >= y0:
             meeting.append(roi)
-    return rois_to_annotations(meeting)
+    return meeting
 
 
 def _on_plane(roi: Any, positions: list[int], z: int, t: int) -> bool:

@@ -22,7 +22,7 @@ import tifffile
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.atomic import WriteBatch
-from fiji_bridge.formats.images import TIFF_SUFFIXES, read_image, read_tiff, stack_dims
+from fiji_bridge.formats.images import TIFF_SUFFIXES, read_calibration, read_image, read_tiff, stack_dims
 from fiji_bridge.nucleaizer.pipeline import segment_nuclei
 from fiji_bridge.rois import planes as stack_planes
 from fiji_bridge.rois.labels import labels_to_annotations
@@ -135,7 +135,8 @@ def segment_file(
     tta: bool = False,
     channel: int | None = None,
 ) -> int:
-    """Segment every plane of ``path``; write labels and ROIs atomically; return the object count."""
+    """Segment every plane of ``path``; write labels and ROIs atomically; return the object count.
+    The label image keeps a TIFF's calibration (pixel size, unit, z spacing)."""
     planes = read_planes(path, channel=channel)
     labels = [segment_nuclei(plane, diameter=diameter, tta=tta) for plane in planes.data]
     dtype = np.uint32 if any(lab.dtype == np.uint32 for lab in labels) else np.uint16
@@ -150,12 +151,16 @@ def segment_file(
     axes, shape = _imagej_axes(planes.stack_axes, planes.stack_shape)
     image = stack.reshape(shape + stack.shape[1:]) if stacked else stack[0]
     labels_path, rois_path = output_paths(path, outdir)
+    calibration = read_calibration(path)
 
     def write_labels(tmp: Path) -> None:
-        if dtype == np.uint16:
-            tifffile.imwrite(tmp, image, imagej=True, metadata={"axes": axes + "YX"})
+        imagej = dtype == np.uint16
+        extra = calibration.tiff_options(imagej=imagej) if calibration else {}
+        if imagej:
+            meta = calibration.imagej_metadata() if calibration else {}
+            tifffile.imwrite(tmp, image, imagej=True, metadata={"axes": axes + "YX", **meta}, **extra)
         else:
-            tifffile.imwrite(tmp, image)
+            tifffile.imwrite(tmp, image, **extra)
 
     batch = WriteBatch(overwrite=True)
     batch.add(labels_path, write_labels)

@@ -19,7 +19,8 @@ from fiji_bridge.errors import InputError
 from fiji_bridge.formats.masks import shifted
 from fiji_bridge.ij.images import current_plane, current_plane_region
 from fiji_bridge.ij.positions import place, plane_position
-from fiji_bridge.ij.rois import annotation_to_roi, manager_areas_meeting, roi_to_annotation, rois_to_manager
+from fiji_bridge.ij.rois import (annotation_to_roi, manager_areas_meeting, manager_rois_meeting, roi_to_annotation,
+                                 rois_to_manager)
 from fiji_bridge.service.commands import command
 from fiji_bridge.runtime.event_thread import on_event_thread
 from fiji_bridge.service.options import flag
@@ -45,6 +46,7 @@ class _Suggestion:
 
 _last: dict[int, _Suggestion] = {}
 _last_lock = threading.Lock()
+_busy: set[int] = set()  # images a Suggest Contour or Next Candidate is working on
 _naming_lock = threading.Lock()  # naming and adding are one step, also for commands run at once
 _given: dict[int, int] = {}  # ROI Manager (identity hash) -> the highest number it was given
 
@@ -116,11 +118,17 @@ def _manager_outline(manager: Any, index: int) -> np.ndarray:
     return roi_to_annotation(manager.getRoi(index)).polygon
 
 
-def _add_to_manager(bridge: Any, ann: Annotation) -> np.ndarray:
+def _add_to_manager(bridge: Any, ann: Annotation, imp: Any = None) -> np.ndarray:
     """Add an outline to the ROI Manager under the next free 0001-style name (set on ``ann``);
-    returns the outline as the ROI Manager holds it."""
+    returns the outline as the ROI Manager holds it. With ``imp``, an outline the ROI Manager
+    already holds on its displayed plane is not added again: ``ann`` takes that entry's name."""
     def name_and_add() -> np.ndarray:
         with _naming_lock:
+            if imp is not None:
+                name, outline = _entry_holding(imp, ann.polygon)
+                if name:
+                    ann.name = name
+                    return outline
             manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
             ann.name = "0001" if manager is None else _next_name(manager)
             rois_to_manager(bridge, [ann])
@@ -130,15 +138,19 @@ def _add_to_manager(bridge: Any, ann: Annotation) -> np.ndarray:
     return on_event_thread(name_and_add)
 
 
-def _replace_in_manager(name: str, expected: np.ndarray | None, ann: Annotation) -> np.ndarray | None:
-    """Put ``ann`` in place of the ROI Manager entry ``name``, keeping the name, if that entry
-    still has the ``expected`` outline; returns its new outline, or None (entry gone or changed:
-    then it stays as the person left it)."""
+def _replace_in_manager(imp: Any, name: str, expected: np.ndarray | None, ann: Annotation) -> np.ndarray | None:
+    """Put ``ann`` in place of the ROI Manager entry ``name`` on the displayed plane of ``imp``
+    (names repeat across planes), keeping the name, if that entry still has the ``expected``
+    outline; returns its new outline, or None (entry gone or changed: it stays as the person left it)."""
     def replace() -> np.ndarray | None:
         with _naming_lock:
             manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
-            index = -1 if manager is None or not name or expected is None else int(manager.getIndex(name))
-            if index < 0 or not _same_outline(_manager_outline(manager, index), expected):
+            if manager is None or not name or expected is None:
+                return None
+            entry = next((roi for roi in manager_rois_meeting(_box(expected), imp) if str(roi.getName()) == name
+                          and _same_outline(roi_to_annotation(roi).polygon, expected)), None)
+            index = -1 if entry is None else _index_of(manager, entry)
+            if index < 0:
                 return None
             ann.name = name
             manager.setRoi(annotation_to_roi(ann), index)
@@ -146,8 +158,37 @@ def _replace_in_manager(name: str, expected: np.ndarray | None, ann: Annotation)
     return on_event_thread(replace)
 
 
+def _index_of(manager: Any, roi: Any) -> int:
+    """The ROI Manager index of this very ROI object (Roi.equals compares shapes), or -1."""
+    identity = jpype.JClass("java.lang.System").identityHashCode
+    wanted = identity(roi)
+    return next((i for i, entry in enumerate(manager.getRoisAsArray()) if identity(entry) == wanted), -1)
+
+
+def _box(outline: np.ndarray) -> tuple[int, int, int, int]:
+    return (*np.floor(outline.min(0)).astype(int), *np.ceil(outline.max(0)).astype(int))
+
+
 def _same_outline(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-4))
+
+
+def _one_at_a_time(imp: Any, what: str) -> int:
+    """Claim the image for one suggestion (menu commands and shortcuts run on threads of their
+    own, so a second quick press could work from the same last suggestion); refused, not
+    waited for, while one runs. Returns the image's id, to release with :func:`_done`."""
+    key = int(imp.getID())
+    with _last_lock:
+        if key in _busy:
+            raise InputError(f"{what}: the previous Suggest Contour or Next Candidate on \"{imp.getTitle()}\" "
+                             "is still running; press again when it is done")
+        _busy.add(key)
+    return key
+
+
+def _done(key: int) -> None:
+    with _last_lock:
+        _busy.discard(key)
 
 
 def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, Any]:
@@ -159,7 +200,7 @@ def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, 
     ann = Annotation(outline, group=state.group, roi_type="traced")
     place(imp, ann, state.position)
     imp.setRoi(annotation_to_roi(ann))
-    state.entry = _replace_in_manager(state.added, state.entry, ann) if state.added else None
+    state.entry = _replace_in_manager(imp, state.added, state.entry, ann) if state.added else None
     if state.entry is None:
         state.entry = _add_to_manager(bridge, ann) if add else None
         state.added = ann.name if add else ""
@@ -184,20 +225,22 @@ def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
     closed = ann.roi_type not in OPEN_TYPES
     add = flag(options.get("add", False))
     state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, plane_position(imp))
-    if add and closed:  # refining an ROI Manager entry replaces it
-        state.added, state.entry = _entry_holding(imp, ann.polygon)
+    key = _one_at_a_time(imp, "Suggest Contour")
     try:
+        if add and closed:  # refining an ROI Manager entry replaces it
+            state.added, state.entry = _entry_holding(imp, ann.polygon)
         return _suggest(bridge, imp, state, add)
     except Exception:
         with _last_lock:  # Next Candidate must not go back to an older suggestion
-            _last.pop(int(imp.getID()), None)
+            _last.pop(key, None)
         raise
+    finally:
+        _done(key)
 
 
 def _entry_holding(imp: Any, outline: np.ndarray) -> tuple[str, np.ndarray | None]:
     """(name, outline) of the ROI Manager entry on the displayed plane with this outline, or ("", None)."""
-    box = (*np.floor(outline.min(0)).astype(int), *np.ceil(outline.max(0)).astype(int))
-    for entry in manager_areas_meeting(box, imp):
+    for entry in manager_areas_meeting(_box(outline), imp):
         if entry.name and _same_outline(entry.polygon, outline):
             return entry.name, entry.polygon
     return "", None
@@ -208,22 +251,27 @@ def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, 
     """Replace the last suggestion on this image with the next-ranked candidate object; when that
     suggestion was added to the ROI Manager, its entry is replaced too (same name)."""
     imp = _current_image(image, "Next Candidate")
-    with _last_lock:
-        last = _last.get(int(imp.getID()))
-    if last is None or last.position != plane_position(imp):
-        raise InputError(f"Next Candidate works after Suggest Contour on \"{imp.getTitle()}\" "
-                         "(on the same slice): run Suggest Contour first")
-    if imp.getRoi() is not None and not _same_outline(roi_to_annotation(imp.getRoi()).polygon, last.outline):
-        raise InputError("the selection has changed since the last suggestion: Next Candidate replaces "
-                         "that suggestion only; run Suggest Contour on the new selection")
-    state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
-                        last.candidate + 1, last.outline, last.position, last.added, last.entry)
-    return _suggest(bridge, imp, state, flag(options.get("add", False)))
+    key = _one_at_a_time(imp, "Next Candidate")
+    try:
+        with _last_lock:
+            last = _last.get(key)
+        if last is None or last.position != plane_position(imp):
+            raise InputError(f"Next Candidate works after Suggest Contour on \"{imp.getTitle()}\" "
+                             "(on the same slice): run Suggest Contour first")
+        if imp.getRoi() is not None and not _same_outline(roi_to_annotation(imp.getRoi()).polygon, last.outline):
+            raise InputError("the selection has changed since the last suggestion: Next Candidate replaces "
+                             "that suggestion only; run Suggest Contour on the new selection")
+        state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
+                            last.candidate + 1, last.outline, last.position, last.added, last.entry)
+        return _suggest(bridge, imp, state, flag(options.get("add", False)))
+    finally:
+        _done(key)
 
 
 @command("accept_contour")
 def accept(bridge: Any, image: Any = None, **options: Any) -> str:
-    """Add the current selection (normally the suggestion) to the ROI Manager as 0001, 0002...; returns the name."""
+    """Add the current selection (normally the suggestion) to the ROI Manager as 0001, 0002...;
+    returns the name (that of the entry already holding it on this plane, which is not added again)."""
     imp = _current_image(image, "Accept Contour")
     ann = _selection(imp, "Accept Contour")
     if not ann.is_area:
@@ -231,5 +279,5 @@ def accept(bridge: Any, image: Any = None, **options: Any) -> str:
                          "run Suggest Contour on it first")
     place(imp, ann)
     ann.stroke_color = None
-    _add_to_manager(bridge, ann)
+    _add_to_manager(bridge, ann, imp)
     return ann.name

@@ -17,6 +17,7 @@ from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
 from fiji_bridge.formats.annotatorj import image_stem
 from fiji_bridge.formats.coco import ImageAnnotations
+from fiji_bridge.formats.images import Calibration
 from fiji_bridge.formats.exports import (covered_note, export_annotations, left_out, pair_rois_with_images,
                                          parse_formats, unpaired_roisets)
 from fiji_bridge.formats.imports import IMPORT_KINDS, check_coco_size, class_option, detect_kind, import_annotations
@@ -132,12 +133,21 @@ def _image_items(imp: Any, anns: list[Annotation]) -> list[ImageAnnotations]:
     """The image with its ROIs; a stack of several (z, t) planes gives one item per plane with
     ROIs (``<title>-NNNN``, see ``per_plane``). On a hyperstack with channels ROIs on any channel
     of a plane, or with a hyperstack position, belong to that plane (``fiji_bridge.ij.positions``)."""
-    item = ImageAnnotations(_file_title(imp), (int(imp.getHeight()), int(imp.getWidth())), anns)
+    item = ImageAnnotations(_file_title(imp), (int(imp.getHeight()), int(imp.getWidth())), anns,
+                            calibration=_calibration(imp))
     if imp.getStackSize() == 1:
         return [item]
     dims = stack_dims(imp)
     item.annotations = one_per_plane(anns, dims)
     return per_plane(item, dims)
+
+
+def _calibration(imp: Any) -> Calibration | None:
+    """The image's pixel size and unit (None when uncalibrated), for the exported masks."""
+    cal = imp.getCalibration()
+    if not cal.scaled():
+        return None
+    return Calibration(1.0 / float(cal.pixelWidth), 1.0 / float(cal.pixelHeight), str(cal.getUnit()))
 
 
 def _file_title(imp: Any) -> str:
@@ -160,7 +170,8 @@ def import_masks_command(bridge: Any, image: Any = None, **options: Any) -> int:
     if kind not in IMPORT_KINDS:
         raise InputError(f"option kind={kind!r} is not one of: {', '.join(IMPORT_KINDS)}")
     connectivity = int(options.get("connectivity") or 8)
-    group = class_option(str(options.get("class") or ""), "option class")
+    given = options.get("class")
+    group = class_option("" if given is None else str(given), "option class")
     imp = _current_image(image)
     shape = (int(imp.getHeight()), int(imp.getWidth())) if imp is not None else None
     if path.is_dir():
@@ -300,7 +311,8 @@ def import_opsef_command(bridge: Any, **options: Any) -> int:
     path = Path(_text(options, "list", "the FilePairList"))
     stack = load_opsef(path)
     dims = ("z", "y", "x", "rgb") if stack.images.ndim == 4 else ("z", "y", "x")
-    imp = numpy_to_imageplus(stack.images, dims=dims if len(stack.images) > 1 else dims[1:], title=path.stem)
+    images = stack.images if len(stack.images) > 1 else stack.images[0]  # one line: one image
+    imp = numpy_to_imageplus(images, dims=dims if len(stack.images) > 1 else dims[1:], title=path.stem)
     if imp.getStackSize() > 1:
         for i, pair in enumerate(stack.project.pairs, start=1):
             imp.getStack().setSliceLabel(pair.image.name, i)

@@ -94,9 +94,10 @@ def rois_to_labels(bridge: Any, image: Any = None, **options: Any) -> Any:
     if not areas:
         raise InputError("the ROI Manager holds no area ROIs (only lines or points, which enclose no pixels)")
     if len(areas) < len(anns):  # as Export Annotations: left out and said, values keep ROI Manager indices
-        shown = ", ".join(f"{i + 1} ({anns[i].name or 'unnamed'}, {anns[i].roi_type})"
-                          for i in range(len(anns)) if i not in set(areas))
-        jpype.JClass("ij.IJ").log(f"ROIs to Labels: left out {len(anns) - len(areas)} ROI(s) without area: {shown}")
+        lines = [i for i, ann in enumerate(anns) if not ann.is_area]
+        shown = ", ".join(f"{i + 1} ({anns[i].name or 'unnamed'}, {anns[i].roi_type})" for i in lines[:5])
+        jpype.JClass("ij.IJ").log(f"ROIs to Labels: left out {len(lines)} ROI(s) without area: {shown}"
+                                  + (", ..." if len(lines) > 5 else ""))
     anns, values = [anns[i] for i in areas], values[areas]
     limit = _MAX_16BIT if output == "16-bit" else _MAX_32BIT_EXACT
     if values.max() > limit:
