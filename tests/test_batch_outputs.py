@@ -157,3 +157,63 @@ def test_a_folder_without_readable_images_is_an_error(tmp_path, capsys, names):
     else:
         assert "skipped" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_input_loses_its_outputs_and_claims_no_file_made_later(tmp_path, pair, capsys):
+    """An input that fails has no outputs (not those of another version of it, nor of other
+    options), and its record does not let a later batch replace a file the person puts there."""
+    image, _ = pair
+    plate, results = tmp_path / "plate", tmp_path / "results"
+    plate.mkdir()
+    imsave(plate / "A01.png", image, check_contrast=False)
+    tifffile.imwrite(plate / "A02.tif", image[..., 0])
+    assert _segment([plate], results, "--diameter", "25") == 0
+    (plate / "A02.tif").write_bytes((plate / "A02.tif").read_bytes()[:300])  # truncated: fails in the worker
+    assert _segment([plate], results, "--overwrite") == 1  # other options; A02 fails
+    assert not (results / "A02_labels.tif").exists() and not (results / "A02_ROIs.zip").exists()
+    summary = _summary(results)
+    assert summary["status"] == "complete" and list(summary["outputs"]) == [str(plate / "A01.png")]
+    assert {r["state"] for r in summary["outputs"].values()} == {"done"}
+    capsys.readouterr()
+    write_roiset(results / "A02_ROIs.zip", [Annotation([[1, 1], [9, 1], [9, 9]], name="hand-drawn")])
+    tifffile.imwrite(plate / "A02.tif", image[..., 0])  # the input repaired
+    assert _segment([plate], results) == 1
+    assert f"{results / 'A02_ROIs.zip'} was not written by a batch" in capsys.readouterr().err
+    assert [a.name for a in read_roiset(results / "A02_ROIs.zip")] == ["hand-drawn"]
+
+
+def test_the_same_file_through_a_symlink_is_the_same_input(tmp_path, pair, capsys):
+    image, _ = pair
+    plate, results = tmp_path / "plate", tmp_path / "results"
+    plate.mkdir()
+    imsave(plate / "A01.png", image, check_contrast=False)
+    (tmp_path / "link").symlink_to(plate)
+    assert _segment([plate], results) == 0
+    capsys.readouterr()
+    assert _segment([tmp_path / "link" / "A01.png"], results) == 0
+    assert "segmented 0, skipped 1" in capsys.readouterr().out
+    assert _segment([tmp_path / "link" / ".." / "plate" / "A01.png"], results) == 0
+
+
+def test_a_second_batch_into_a_folder_in_use_and_odd_summaries_are_refused(tmp_path, pair, capsys):
+    import fcntl
+    image, _ = pair
+    plate, results = tmp_path / "plate", tmp_path / "results"
+    plate.mkdir()
+    imsave(plate / "A01.png", image, check_contrast=False)
+    results.mkdir()
+    with open(results / ".fiji_bridge_batch.lock", "a") as held:  # what a running batch holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert _segment([plate], results) == 1
+    assert "another fiji-bridge batch is writing into" in capsys.readouterr().err
+    assert not (results / "A01_labels.tif").exists()
+    assert _segment([plate], results) == 0 and not (results / ".fiji_bridge_batch.lock").exists()
+    summary = _summary(results)
+    old_format = {k: v for k, v in summary.items() if k != "outputs"}
+    for text, words in ((json.dumps(old_format), "written by an older fiji-bridge"),
+                        ("[1]", "is not a batch summary")):
+        (results / SUMMARY_NAME).write_text(text)
+        capsys.readouterr()
+        assert _segment([plate], results) == 1
+        err = capsys.readouterr().err
+        assert words in err and "--overwrite" in err

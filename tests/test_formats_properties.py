@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from pycocotools import mask as coco_mask
 
@@ -70,6 +70,8 @@ polygons = st.lists(st.tuples(st.floats(-6, 30), st.floats(-6, 30)), min_size=3,
 
 @settings(max_examples=80, deadline=None)
 @given(points=polygons, snap=st.booleans())
+@example(points=[(1.0, 1.0), (3.0, 0.0), (1.7976274156802283, 1.7976274156802283)], snap=False)  # centre on an edge
+@example(points=[(1.0, 0.0), (1.0, 1.0), (1.7976274156802283, 1.7976274156802283)], snap=False)
 def test_coco_polygons_decode_to_imagej_pixels_for_any_polygon(points, snap):
     # hand-drawn polygons: slanted edges, sub-pixel or integer vertices, parts outside the image
     shape = (24, 20)

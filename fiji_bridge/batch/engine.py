@@ -17,6 +17,7 @@ replace every recorded output, so one folder never mixes results of different op
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
@@ -37,6 +39,7 @@ from fiji_bridge.batch.ledger import Ledger
 from fiji_bridge.errors import FijiBridgeError, InputError, RuntimeNotAvailable
 
 SUMMARY_NAME = "fiji_bridge_batch_summary.json"
+LOCK_NAME = ".fiji_bridge_batch.lock"  # held while a batch writes into the folder
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 IN_FLIGHT_PER_THREAD = 2
 NAMED_IN_ERRORS = 5
@@ -84,6 +87,7 @@ class BatchReport:
     """What a batch did: counts, failures with their error, throughput."""
 
     options: dict[str, Any]
+    ledger: Ledger  # which outputs the batch wrote, from which input (the summary's "outputs")
     total: int = 0
     done: int = 0
     skipped: int = 0
@@ -96,7 +100,6 @@ class BatchReport:
     job_seconds: list[float] = field(default_factory=list)
     job_cpu_seconds: list[float] = field(default_factory=list)
     stale_temporaries_removed: int = 0
-    ledger: Ledger | None = None
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -115,7 +118,7 @@ class BatchReport:
             "megapixels": round(self.megapixels, 4),
             "megapixels_per_second": round(self.megapixels / self.seconds, 4) if self.seconds > 0 else 0.0,
             "stale_temporaries_removed": self.stale_temporaries_removed,
-            "outputs": self.ledger.entries if self.ledger is not None else {},
+            "outputs": self.ledger.entries,
         }
 
 
@@ -222,9 +225,38 @@ def read_summary(outdir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path} is not a readable batch summary ({exc}); remove it to start afresh") from exc
+        raise InputError(f"{path} is not a readable batch summary ({exc}); remove it and rerun with "
+                         "--overwrite to start afresh") from exc
+    if not isinstance(summary, dict):
+        raise InputError(f"{path} is not a batch summary (a JSON object); remove it and rerun with "
+                         "--overwrite to start afresh")
+    return summary
+
+
+@contextmanager
+def _only_batch_in(outdir: Path) -> Iterator[None]:
+    """Hold ``outdir``'s lock for the whole batch: a second batch into the same folder (whose
+    summary and stale-temporary clean-up would collide with this one's) is refused. A folder
+    made only for the lock is removed again when the batch writes nothing."""
+    created = not outdir.exists()
+    outdir.mkdir(parents=True, exist_ok=True)
+    lock = outdir / LOCK_NAME
+    try:
+        with open(lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise InputError(f"another fiji-bridge batch is writing into {outdir}; wait until it ends, "
+                                 "or use another output folder") from None
+            try:
+                yield
+            finally:
+                lock.unlink(missing_ok=True)
+    finally:
+        if created and outdir.is_dir() and not any(outdir.iterdir()):
+            outdir.rmdir()
 
 
 def _check_previous(outdir: Path, previous: dict[str, Any] | None, options: dict[str, Any], resume: bool,
@@ -251,7 +283,7 @@ def _ledger(outdir: Path, previous: dict[str, Any] | None, options: dict[str, An
     if previous is None or previous.get("options", {}) == options:
         earlier.prune()
         return earlier
-    left = earlier.existing_outputs({str(job.source) for job in jobs})
+    left = earlier.existing_outputs(job.source for job in jobs)
     if left:
         raise InputError(
             f"{outdir} holds {len(left)} outputs made with other options {previous.get('options')} from inputs "
@@ -276,6 +308,7 @@ def _split(jobs: list[Job], ledger: Ledger, overwrite: bool) -> tuple[list[Job],
     for job in jobs:
         finished, reasons = ledger.decide(job)
         if finished:
+            ledger.confirm(job.source)
             done += 1
         else:
             todo.append(job)
@@ -320,38 +353,38 @@ def run_batch(
     outdir = Path(outdir)
     options = json.loads(json.dumps(dict(options or {})))
     jobs = list(jobs)
-    previous = read_summary(outdir)
-    _check_previous(outdir, previous, options, resume, overwrite)
-    ledger = _ledger(outdir, previous, options, jobs)
-    todo, skipped = _split(jobs, ledger, overwrite)
-    outdir.mkdir(parents=True, exist_ok=True)
-    report = BatchReport(options=options, failed=dict(rejected or {}), ledger=ledger)
-    report.total = len(report.failed) + len(jobs)
-    report.skipped = skipped
-    report.stale_temporaries_removed = remove_stale_temporaries(outdir)
-    for job in todo:
-        ledger.plan(job)
-    summary = _SummaryWriter(outdir / SUMMARY_NAME, report)
-    started = time.perf_counter()
-    own_client = client is None and bool(todo)
-    try:
-        if todo:
-            if own_client:  # a local cluster no larger than the work
-                local = None if scheduler else min(default_workers() if workers is None else workers, len(todo))
-                client = make_client(scheduler, local)
-            summary.write()  # state "running" from here until the batch ends
-            _run_todo(client, task, todo, report, summary, progress, started)
-        report.status = "complete"
-    except KeyboardInterrupt:
-        report.status = "interrupted"
-        raise
-    finally:
-        report.seconds = time.perf_counter() - started
-        if summary.written or report.status == "complete":
-            summary.write()
-        if own_client and client is not None:
-            close_client(client)
-    return report
+    with _only_batch_in(outdir):
+        previous = read_summary(outdir)
+        _check_previous(outdir, previous, options, resume, overwrite)
+        ledger = _ledger(outdir, previous, options, jobs)
+        todo, skipped = _split(jobs, ledger, overwrite)
+        report = BatchReport(options=options, failed=dict(rejected or {}), ledger=ledger)
+        report.total = len(report.failed) + len(jobs)
+        report.skipped = skipped
+        report.stale_temporaries_removed = remove_stale_temporaries(outdir)
+        for job in todo:
+            ledger.plan(job)
+        summary = _SummaryWriter(outdir / SUMMARY_NAME, report)
+        started = time.perf_counter()
+        own_client = client is None and bool(todo)
+        try:
+            if todo:
+                if own_client:  # a local cluster no larger than the work
+                    local = None if scheduler else min(default_workers() if workers is None else workers, len(todo))
+                    client = make_client(scheduler, local)
+                summary.write()  # state "running" from here until the batch ends
+                _run_todo(client, task, todo, report, summary, progress, started)
+            report.status = "complete"
+        except KeyboardInterrupt:
+            report.status = "interrupted"
+            raise
+        finally:
+            report.seconds = time.perf_counter() - started
+            if summary.written or report.status == "complete":
+                summary.write()
+            if own_client and client is not None:
+                close_client(client)
+        return report
 
 
 def _run_todo(client: Any, task: Task, todo: list[Job], report: BatchReport, summary: _SummaryWriter,
@@ -383,10 +416,10 @@ def _record(report: BatchReport, result: JobResult) -> None:
         report.job_cpu_seconds.append(result.cpu_seconds)
         report.megapixels += float(result.info.get("megapixels", 0.0))
         report.failed.pop(result.source, None)
-        if report.ledger is not None:
-            report.ledger.done(result.source)
+        report.ledger.done(result.source)
     else:
         report.failed[result.source] = result.error
+        report.ledger.failed(result.source)
 
 
 class _SummaryWriter:

@@ -1,10 +1,14 @@
 """Which outputs in a batch folder a batch wrote, and from which input file.
 
-The summary keeps one record per input (key: the input's path): the input's size and
-modification time, and its output files. A record is "planned" from the moment the batch takes
-the job on, before it reaches the cluster: the batch may (re)write those outputs, and one that
-appears there later is the batch's own (this is what makes a killed batch resumable). Once the
-job succeeds the record is "done", with each output's size and modification time.
+The summary keeps one record per input (key: the input's real path, so a file reached through
+a symlink or ``..`` is the same input): the input's size and modification time, and its output
+files. A record is "planned" from the moment the batch takes the job on, before it reaches the
+cluster: the batch may (re)write those outputs, and one that appears there later is the batch's
+own (this is what makes a killed batch resumable). Once the job succeeds the record is "done",
+with each output's size and modification time; when it fails, its outputs are removed with the
+record (they belonged to the batch, and an input that failed has no outputs). A finished batch
+leaves no "planned" record: the planned records of a summary whose batch completed are not
+trusted.
 
 From these records a later run decides per job: done (skip it), to do (any existing output is
 the batch's own, written from this very input), or refused: an output exists that the batch
@@ -45,11 +49,19 @@ class Ledger:
 
     @classmethod
     def from_summary(cls, outdir: Path, summary: Mapping[str, Any] | None) -> Ledger:
-        """The records of an earlier batch's summary (none for a summary without them)."""
-        entries = (summary or {}).get("outputs", {})
+        """The records of an earlier batch's summary (none without a summary)."""
+        if summary is None:
+            return cls(outdir)
+        if "outputs" not in summary:
+            raise InputError(f"the batch summary in {outdir} was written by an older fiji-bridge, which did not "
+                             "record which input each output came from; rerun with --overwrite (it redoes the "
+                             "inputs given) or use another output folder")
+        entries = summary["outputs"]
         if not (isinstance(entries, dict) and all(_is_record(e) for e in entries.values())):
             raise InputError(f"the batch summary in {outdir} has unreadable output records; "
                              "remove it and start afresh with --overwrite")
+        if summary.get("status") == "complete":  # left by a failure: its outputs are not the batch's
+            entries = {k: e for k, e in entries.items() if e["state"] == DONE}
         return cls(outdir, entries)
 
     def _name(self, path: Path) -> str:
@@ -60,7 +72,7 @@ class Ledger:
     def decide(self, job: Job) -> tuple[bool, list[str]]:
         """Whether ``job`` is done, and, if not, why each of its existing outputs may not be
         replaced without --overwrite (empty: the job may run)."""
-        source = str(job.source)
+        source = key(job.source)
         entry = self.entries.get(source)
         existing = [p for p in job.outputs if Path(p).exists()]
         input_stamp = stamp(job.source)
@@ -90,7 +102,7 @@ class Ledger:
     def plan(self, job: Job) -> None:
         """Record that the batch takes ``job`` on; an earlier record of another input with the
         same outputs is dropped (--overwrite gave its outputs to this one)."""
-        source = str(job.source)
+        source = key(job.source)
         names = [self._name(p) for p in job.outputs]
         for owner in {self._owners.get(n) for n in names} - {None, source}:
             self._forget(owner)
@@ -98,26 +110,50 @@ class Ledger:
                                 "files": {n: stamp(p) for n, p in zip(names, job.outputs)}}
         self._owners.update(dict.fromkeys(names, source))
 
-    def done(self, source: str) -> None:
+    def done(self, source: str | os.PathLike) -> None:
         """Record that the job of ``source`` wrote its outputs."""
-        entry = self.entries[source]
+        entry = self.entries[key(source)]
         entry["state"] = DONE
         entry["files"] = {name: stamp(self.outdir / name) for name in entry["files"]}
+
+    def confirm(self, source: str | os.PathLike) -> None:
+        """A job found done: a planned one (finished by a killed batch) is recorded as done; a
+        done one keeps its stamps (an output edited since stays the person's)."""
+        if self.entries[key(source)]["state"] == PLANNED:
+            self.done(source)
+
+    def failed(self, source: str | os.PathLike) -> None:
+        """The job of ``source`` failed: remove its outputs (the batch's own: written before from
+        this input, or given to it by --overwrite) and its record, so no result of another version
+        of the input or of other options stays, and no "planned" record outlives the batch."""
+        for name in self.entries[key(source)]["files"]:
+            (self.outdir / name).unlink(missing_ok=True)
+        self._forget(key(source))
 
     def _forget(self, source: str) -> None:
         for name in self.entries.pop(source)["files"]:
             if self._owners.get(name) == source:
                 del self._owners[name]
 
-    def existing_outputs(self, besides: set[str]) -> list[Path]:
+    def existing_outputs(self, besides: Iterable[str | os.PathLike]) -> list[Path]:
         """Recorded outputs that exist, of inputs not in ``besides``."""
-        return [self.outdir / name for source, entry in self.entries.items() if source not in besides
-                for name in entry["files"] if (self.outdir / name).exists()]
+        skip = {key(b) for b in besides}
+        return [path for source, paths in self._existing().items() if source not in skip for path in paths]
 
     def prune(self) -> None:
         """Drop the records none of whose outputs exist any more."""
-        for source in [s for s, e in self.entries.items() if not any((self.outdir / n).exists() for n in e["files"])]:
+        for source in [s for s, paths in self._existing().items() if not paths]:
             self._forget(source)
+
+    def _existing(self) -> dict[str, list[Path]]:
+        """Per recorded input, its outputs that exist."""
+        return {source: [self.outdir / n for n in entry["files"] if (self.outdir / n).exists()]
+                for source, entry in self.entries.items()}
+
+
+def key(source: str | os.PathLike) -> str:
+    """How the records name an input: its real path."""
+    return os.path.realpath(source)
 
 
 def _is_record(entry: Any) -> bool:

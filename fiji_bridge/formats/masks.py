@@ -1,6 +1,6 @@
 """Masks from annotations (binary, instance labels, one layer per object) and back.
 
-All rasterising goes through :func:`fiji_bridge.rois.labels.annotation_mask`, ImageJ's rule:
+All rasterising goes through :func:`fiji_bridge.rois.labels.annotation_mask` (``annotation_mask_in`` for a box), ImageJ's rule:
 a pixel belongs to an annotation when its centre is inside (even-odd over all outlines).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from fiji_bridge.annotation import Annotation
 from fiji_bridge.errors import InputError
-from fiji_bridge.rois.labels import annotation_mask, annotations_to_labels, labels_to_annotations
+from fiji_bridge.rois.labels import annotation_mask_in, annotations_to_labels, labels_to_annotations
 
 Shape = tuple[int, int]
 LABEL_VALUE_MODES = ("index", "name")
@@ -103,7 +103,7 @@ def crop_mask(ann: Annotation, shape: Shape) -> tuple[int, int, np.ndarray]:
     x1, y1 = max(min(math.ceil(xmax), width), x0), max(min(math.ceil(ymax), height), y0)
     if x1 == x0 or y1 == y0:
         return y0, x0, np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    return y0, x0, annotation_mask(shifted(ann, -x0, -y0), (y1 - y0, x1 - x0))
+    return y0, x0, annotation_mask_in(ann, shape, (x0, y0, x1, y1))
 
 
 def on_pixel_edges(ann: Annotation, shape: Shape) -> bool:

@@ -330,6 +330,21 @@ def annotation_mask(ann: Annotation, shape: Sequence[int]) -> np.ndarray:
     return mask.reshape(h, w)
 
 
+def annotation_mask_in(ann: Annotation, shape: Sequence[int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """``annotation_mask(ann, shape)[y0:y1, x0:x1]`` for ``box`` = (x0, y0, x1, y1) inside the
+    image, computed for the box only. The outline is not moved into the box's frame: moved
+    vertices round differently, and a pixel centre exactly on an edge could change sides."""
+    h, w = _check_shape(shape)
+    x0, y0, x1, y1 = box
+    _, rows, first, last = _spans([ann], h, w)
+    inside = (rows >= y0) & (rows < y1)
+    rows, first, last = rows[inside], np.clip(first[inside], x0, x1), np.clip(last[inside], x0, x1)
+    keep = last > first
+    mask = np.zeros((y1 - y0) * (x1 - x0), dtype=bool)
+    mask[_span_pixels(rows[keep] - y0, first[keep] - x0, last[keep] - x0, x1 - x0)] = True
+    return mask.reshape(y1 - y0, x1 - x0)
+
+
 def annotations_to_labels(
     anns: Sequence[Annotation], shape: Sequence[int], *, values: Sequence[int] | None = None,
 ) -> np.ndarray:
