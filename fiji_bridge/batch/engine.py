@@ -317,8 +317,8 @@ def _split(jobs: list[Job], ledger: Ledger, overwrite: bool) -> tuple[list[Job],
         shown = "\n  ".join(refusals[:NAMED_IN_ERRORS])
         more = f"\n  ... and {len(refusals) - NAMED_IN_ERRORS} more" if len(refusals) > NAMED_IN_ERRORS else ""
         raise InputError(
-            f"refusing to replace {len(refusals)} file(s) the batch did not write from the same input, or that changed since; "
-            f"nothing was written:\n  {shown}{more}\n"
+            f"refusing to replace {len(refusals)} file(s) the batch did not write from the same input, "
+            f"or that changed since; nothing was written:\n  {shown}{more}\n"
             "Use another output folder, or --overwrite to replace them"
         )
     return todo, done
