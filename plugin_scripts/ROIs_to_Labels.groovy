@@ -1,7 +1,12 @@
 // Plugins > Fiji Bridge > ROIs to Labels (Groovy): ROI Manager -> a new 16-bit (or 32-bit) label
 // image of the current image's size (fiji_bridge service command "rois_to_labels").
 // Recordable: run("ROIs to Labels", "output=16-bit values=index")
+// The dialog opens with the values last confirmed with OK, kept in ij.Prefs as
+// fiji_bridge.rois_to_labels.<key> (the scheme of bridgeclient.DialogMemory); a macro call with
+// options neither reads nor changes them.
 import ij.IJ
+import ij.Macro
+import ij.Prefs
 import ij.WindowManager
 import ij.gui.GenericDialog
 
@@ -15,13 +20,22 @@ if (svc == null) {
     return
 }
 def title = "ROIs to Labels"
+def prefix = "fiji_bridge.rois_to_labels."
+def remember = Macro.getOptions() == null
+def choices = ["output": ["16-bit", "32-bit"], "values": ["index", "name"]]
+def initial = { String key ->
+    def text = remember ? Prefs.get(prefix + key, null) : null
+    return text in choices[key] ? text : choices[key][0]
+}
 def gd = new GenericDialog(title)
-gd.addChoice("Output", ["16-bit", "32-bit"] as String[], "16-bit")
-gd.addChoice("Values", ["index", "name"] as String[], "index")
+gd.addChoice("Output", choices["output"] as String[], initial("output"))
+gd.addChoice("Values", choices["values"] as String[], initial("values"))
 gd.showDialog()
 if (gd.wasCanceled())
     return
 def options = ["output": gd.getNextChoice(), "values": gd.getNextChoice()]
+if (remember)
+    options.each { key, value -> Prefs.set(prefix + key, value) }
 def result = svc.apply(["rois_to_labels", WindowManager.getCurrentImage(), options])
 if (!result.get("ok")) {
     IJ.error("Fiji Bridge", result.get("error"))

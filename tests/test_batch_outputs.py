@@ -217,3 +217,42 @@ def test_a_second_batch_into_a_folder_in_use_and_odd_summaries_are_refused(tmp_p
         assert _segment([plate], results) == 1
         err = capsys.readouterr().err
         assert words in err and "--overwrite" in err
+
+
+def test_images_named_like_outputs_are_segmented_and_only_the_batch_outputs_are_skipped(tmp_path, pair, capsys):
+    """`stained_labels.tif` is a real image (not the output of an input `stained.*`): it is
+    segmented, in place too; the outputs a batch recorded in a folder are never taken for inputs."""
+    image, _ = pair
+    plate, other = tmp_path / "plate", tmp_path / "other"
+    plate.mkdir()
+    imsave(plate / "cells.png", image[:128, :128], check_contrast=False)
+    tifffile.imwrite(plate / "stained_labels.tif", image[128:, 128:])
+
+    assert _segment([plate], plate) == 0
+    captured = capsys.readouterr()
+    assert "segmented 2, skipped 0" in captured.out and "note:" not in captured.err
+    assert tifffile.imread(plate / "stained_labels_labels.tif").shape == (128, 128)
+    assert sorted(_summary(plate)["outputs"]) == [str(plate / "cells.png"), str(plate / "stained_labels.tif")]
+
+    assert _segment([plate], plate) == 0  # its own outputs (recorded) are neither inputs nor "unreadable"
+    captured = capsys.readouterr()
+    assert "segmented 0, skipped 2" in captured.out and "note:" not in captured.err
+
+    assert _segment([plate], other) == 0  # elsewhere: the outputs recorded in plate's summary stay out
+    captured = capsys.readouterr()
+    assert "segmented 2, skipped 0" in captured.out and "note:" not in captured.err
+    assert sorted(p.name for p in other.glob("*_labels.tif")) == ["cells_labels.tif", "stained_labels_labels.tif"]
+
+
+def test_a_folder_of_batch_outputs_holds_no_inputs(tmp_path, pair, capsys):
+    image, _ = pair
+    plate, results = tmp_path / "plate", tmp_path / "results"
+    plate.mkdir()
+    imsave(plate / "A01.png", image[:96, :96], check_contrast=False)
+    assert _segment([plate], results) == 0
+    tifffile.imwrite(results / "extra_labels.tif", image[:64, :64])  # put there by hand: not an output
+    capsys.readouterr()
+    assert _segment([results], tmp_path / "again") == 0
+    captured = capsys.readouterr()
+    assert "segmented 1, skipped 0" in captured.out and "note:" not in captured.err
+    assert [p.name for p in (tmp_path / "again").glob("*_labels.tif")] == ["extra_labels_labels.tif"]

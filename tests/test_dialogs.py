@@ -172,3 +172,45 @@ def test_fiji_bridge_macro_names_the_dialog_and_stops(bridge, tmp_path: Path):
     assert done.returncode == 1, done.stderr
     assert "before" in done.stdout and "went on" not in done.stdout
     assert "the dialog 'Suggest Contour' asked for input" in done.stderr
+
+
+@pytest.fixture
+def rois_to_labels_prefs(fresh_prefs):
+    """`fresh_prefs` with nothing remembered for ROIs to Labels (the Groovy command), before and after."""
+    def forget() -> None:
+        for key in ("output", "values"):
+            JClass("ij.Prefs").set(f"fiji_bridge.rois_to_labels.{key}", None)
+
+    forget()
+    yield fresh_prefs
+    forget()
+
+
+def test_rois_to_labels_remembers_and_macro_options_keep_their_defaults(rois_to_labels_prefs):
+    """The Groovy command keeps its choices under the same ij.Prefs scheme as the Jython ones."""
+    bridge = rois_to_labels_prefs
+    bridge.run_macro('newImage("img", "8-bit black", 40, 30, 1); makeRectangle(2, 3, 5, 6); roiManager("add");'
+                     'makeRectangle(10, 10, 4, 4); roiManager("add"); run("Select None");')
+    source = bridge.WindowManager.getCurrentImage()
+    assert answer(bridge, "ROIs to Labels", choices={0: "32-bit", 1: "name"}) == (["16-bit", "index"], [], [], [])
+    wait_for(lambda: bridge.WindowManager.getCurrentImage() != source, "the label image")
+    assert bridge.WindowManager.getCurrentImage().getBitDepth() == 32
+    assert (remembered("ROIs to Labels", "output"), remembered("ROIs to Labels", "values")) == ("32-bit", "name")
+    bridge.IJ.selectWindow(source.getID())
+    wait_for(lambda: bridge.WindowManager.getCurrentImage() == source, "the source image")
+    assert answer(bridge, "ROIs to Labels", button="Cancel") == (["32-bit", "name"], [], [], [])
+    # a macro call with options starts from the fixed defaults (output= left out: 16-bit) and changes nothing
+    bridge.run_macro('run("ROIs to Labels", "values=index");')
+    made = bridge.WindowManager.getCurrentImage()
+    assert made != source and made.getBitDepth() == 16
+    assert (remembered("ROIs to Labels", "output"), remembered("ROIs to Labels", "values")) == ("32-bit", "name")
+
+
+def test_rois_to_labels_cancel_remembers_nothing_and_unknown_values_fall_back(rois_to_labels_prefs):
+    bridge = rois_to_labels_prefs
+    bridge.run_macro('newImage("img", "8-bit black", 40, 30, 1); makeRectangle(2, 3, 5, 6); roiManager("add");')
+    assert answer(bridge, "ROIs to Labels", button="Cancel", choices={0: "32-bit"}) == (["16-bit", "index"], [], [], [])
+    assert remembered("ROIs to Labels", "output") is None
+    JClass("ij.Prefs").set("fiji_bridge.rois_to_labels.output", "8-bit")  # no longer a choice
+    JClass("ij.Prefs").set("fiji_bridge.rois_to_labels.values", "name")
+    assert answer(bridge, "ROIs to Labels", button="Cancel") == (["16-bit", "name"], [], [], [])

@@ -149,7 +149,7 @@ def test_an_output_that_is_a_file_is_one_line_of_error(tmp_path, capsys):
     (tmp_path / "results.txt").write_text("a file")
     assert main(["demo", "-o", str(tmp_path / "results.txt")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("fiji-bridge demo: ") and "Not a directory" in err and "Traceback" not in err
+    assert err.startswith("fiji-bridge demo: ") and "is a file, not a folder" in err and "Traceback" not in err
 
 
 def test_pages_written_one_by_one_are_a_stack(tmp_path, greys):
@@ -159,3 +159,51 @@ def test_pages_written_one_by_one_are_a_stack(tmp_path, greys):
     planes = read_planes(tmp_path / "pages.tif")
     assert planes.data.shape == (3, *greys[0].shape)
     assert np.array_equal(planes.data[2], np.roll(greys[0], 60, axis=1))
+
+
+@pytest.mark.parametrize("command", ["segment", "demo"])
+def test_an_output_folder_that_is_a_file_is_named_in_plain_words(tmp_path, greys, capsys, command):
+    tifffile.imwrite(tmp_path / "a.tif", greys[0])
+    (tmp_path / "results.txt").write_text("a file")
+    inputs = [str(tmp_path / "a.tif")] if command == "segment" else []
+    file = tmp_path / "results.txt"
+    for output, words in ((file, f"{file} is a file"),
+                          (file / "sub", f"{file / 'sub'} cannot be made: {file} is a file")):
+        assert main([command, *inputs, "-o", str(output), *(ONE_WORKER if inputs else ())]) == 1
+        assert capsys.readouterr().err == (f"fiji-bridge {command}: the output folder (-o) {words}, not a folder; "
+                                           "give a folder (made when missing)\n")
+    assert (tmp_path / "results.txt").read_text() == "a file"
+
+
+def test_a_channel_error_names_the_input_once(tmp_path, greys, capsys):
+    path = tmp_path / "grey.tif"
+    tifffile.imwrite(path, greys[0])
+    assert main(["segment", str(path), "--channel", "3", "-o", str(tmp_path / "out"), *ONE_WORKER]) == 1
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "--channel" in line]
+    assert line.endswith(f"error: {path}: --channel 3 is out of range; the image has 1 channel(s)")
+    assert line.count(str(path)) == 1
+
+
+@pytest.mark.parametrize("content, words", [
+    ("text", "not a torch file"),
+    ("contour", "is not a nucleus model: it holds no 'config' and 'state_dict'"),
+    ({"config": {"target_diameter": 20.0}, "state_dict": {}}, "is not a nucleus model: its config is unusable"),
+    ({"config": {"widths": [4, 8], "target_diameter": 20.0}, "state_dict": {}},
+     "is not a nucleus model: its weights do not fit the network"),
+])
+def test_a_wrong_model_file_is_one_plain_error_naming_it(tmp_path, greys, content, words):
+    import torch
+
+    from fiji_bridge.resources import bundled
+
+    path = tmp_path / "some_wrong_file.pt"
+    if content == "text":
+        path.write_text("these are not weights\n")
+    elif content == "contour":  # the other model's real weights
+        path.write_bytes((bundled("models") / "contour_unet" / "contour_unet.pt").read_bytes())
+    else:
+        torch.save(content, path)
+    with pytest.raises(InputError) as caught:
+        segment_nuclei(greys[0], model=path)
+    message = str(caught.value)
+    assert words in message and str(path) in message and "\n" not in message

@@ -7,8 +7,9 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
-from fiji_bridge.batch.engine import SUMMARY_NAME, BatchReport, run_batch
+from fiji_bridge.batch.engine import SUMMARY_NAME, BatchReport, Job, run_batch
 from fiji_bridge.batch.tasks import SegmentOptions, segment_image, segment_jobs
+from fiji_bridge.errors import FijiBridgeError
 
 
 def segment_batch(
@@ -34,7 +35,7 @@ def segment_batch(
     for source, error in collisions.items():
         print(f"error: {source}: {error}", file=sys.stderr)
     report = run_batch(
-        jobs, partial(segment_image, options=options), outdir=outdir, options=asdict(options),
+        jobs, partial(segment_task, options=options), outdir=outdir, options=asdict(options),
         rejected=rejected, resume=resume, overwrite=overwrite, scheduler=scheduler, workers=workers,
         progress=progress,
     )
@@ -42,3 +43,15 @@ def segment_batch(
     if report.failed:
         print(f"failed inputs and their errors: {outdir / SUMMARY_NAME}")
     return report
+
+
+def segment_task(job: Job, options: SegmentOptions) -> dict[str, float]:
+    """``segment_image``; an error that starts with the input's path loses it, as the batch names
+    the input before each error (``error: INPUT: reason``)."""
+    try:
+        return segment_image(job, options)
+    except FijiBridgeError as exc:
+        prefix = f"{job.source}: "
+        if not str(exc).startswith(prefix):
+            raise
+        raise type(exc)(str(exc)[len(prefix):]) from exc

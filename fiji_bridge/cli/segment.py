@@ -17,11 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "segment", help="segment nuclei in images (nucleAIzer pipeline) into label images and ROI zips",
         description="Writes OUTDIR/<stem>_labels.tif (label image; a stack for TIFF stacks/hyperstacks, "
                     "one slice per Z/T plane) and OUTDIR/<stem>_ROIs.zip (ImageJ ROI Manager, names 0001..., "
-                    "position = slice for stacks). Inputs already done (outputs written by a batch from the same, "
-                    "unchanged input with the same options) are skipped; an existing file the batch did not "
-                    "write from that input is never replaced without --overwrite (the batch refuses before "
-                    "it starts). An unreadable input is reported and the batch goes on; the exit status is 1 "
-                    "if any input failed or no readable image was found. "
+                    "position = slice for stacks). A folder's files that are batch outputs (recorded in its batch "
+                    "summary, or, in OUTDIR, the outputs of this run's inputs) are not inputs. Inputs already "
+                    "done (outputs written by a batch from the same, unchanged input with the same options) "
+                    "are skipped; an existing file the batch did not write from that input is never replaced "
+                    "without --overwrite (the batch refuses before it starts). An unreadable input is reported "
+                    "and the batch goes on; the exit status is 1 if any input failed or no readable image was "
+                    "found. "
                     "Runs on dask: local worker processes by default, or --scheduler; "
                     "failed inputs and their errors are listed in OUTDIR/fiji_bridge_batch_summary.json.")
     p.add_argument("inputs", type=Path, nargs="+", help="TIFF, PNG or JPEG files, or folders of them")
@@ -47,24 +49,57 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.set_defaults(func=run_demo)
 
 
-def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str], list[Path]]:
+def collect_inputs(inputs: list[Path], outdir: Path) -> tuple[list[Path], list[str], list[Path]]:
     """Image files from files and folders (folders: direct children), errors for bad arguments,
-    and the files in those folders that segment cannot read (its own outputs aside)."""
+    and the files in those folders that segment cannot read. A folder's files that are batch
+    outputs are left out: those its batch summary records and, in the output folder, the
+    outputs of this run's images (``<stem>_labels.tif`` of an input ``<stem>.png``)."""
     from fiji_bridge.batch.engine import SUMMARY_NAME
-    from fiji_bridge.nucleaizer.files import SUFFIXES
+    from fiji_bridge.nucleaizer.files import SUFFIXES, output_paths
 
-    files, errors, unreadable = [], [], []
+    listed: dict[Path, list[Path]] = {}
+    found, errors = [], []
     for item in inputs:
         if item.is_dir():
-            children = sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
-            files += [p for p in children if p.suffix.lower() in SUFFIXES and not p.stem.endswith("_labels")]
-            unreadable += [p for p in children if p.suffix.lower() not in SUFFIXES
-                           and not p.name.endswith("_ROIs.zip") and p.name != SUMMARY_NAME]
+            listed[item] = sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
+            found += [p for p in listed[item] if p.suffix.lower() in SUFFIXES]
         elif item.is_file():
-            files.append(item)
+            found.append(item)
         else:
             errors.append(f"error: {item}: no such file or folder")
+    outputs = {path for folder in listed for path in _recorded_outputs(folder)}
+    made_here = [folder for folder in listed if _same_folder(folder, outdir)]
+    given = {item for item in inputs if item.is_file()}
+    accepted = set()
+    for image in sorted(found, key=lambda p: len(p.stem)):  # an output's stem is longer than its input's
+        if image in given or image not in outputs:
+            accepted.add(image)
+            outputs.update(path for folder in made_here for path in output_paths(image, folder))
+    files = [p for p in found if p in accepted]
+    unreadable = [p for children in listed.values() for p in children if p.suffix.lower() not in SUFFIXES
+                  and p not in outputs and p.name != SUMMARY_NAME]
     return files, errors, unreadable
+
+
+def _recorded_outputs(folder: Path) -> set[Path]:
+    """The files of ``folder`` that its batch summary records as outputs (none without one)."""
+    import json
+
+    from fiji_bridge.batch.engine import SUMMARY_NAME
+
+    try:
+        records = json.loads((folder / SUMMARY_NAME).read_text(encoding="utf-8")).get("outputs", {})
+        return {folder / name for record in records.values() for name in record["files"]}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):  # no summary, or not one of ours
+        return set()
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are the same existing folder (however they are written)."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def run_segment(args: argparse.Namespace) -> int:
@@ -73,7 +108,7 @@ def run_segment(args: argparse.Namespace) -> int:
     from fiji_bridge.nucleaizer.files import SUFFIXES
 
     _check_options(args)
-    files, errors, unreadable = collect_inputs(args.inputs)
+    files, errors, unreadable = collect_inputs(args.inputs, args.output)
     for message in errors:
         print(message, file=sys.stderr)
     supported = ", ".join(SUFFIXES)
@@ -100,6 +135,7 @@ def _check_options(args: argparse.Namespace) -> None:
     from fiji_bridge.nucleaizer.inference import load_model
     from fiji_bridge.nucleaizer.pipeline import diameter_range
 
+    check_output_folder(args.output)
     if args.diameter is not None:
         low, high = diameter_range(load_model())
         if not (math.isfinite(args.diameter) and low <= args.diameter <= high):
@@ -111,6 +147,17 @@ def _check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--scheduler needs HOST:PORT (e.g. tcp://HOST:8786), got {args.scheduler!r}")
 
 
+def check_output_folder(path: Path) -> None:
+    """Refuse an output folder (-o) that is a file or lies inside one, in one line naming it."""
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            return
+        if folder.exists() or folder.is_symlink():
+            kind = "a file" if folder.exists() else "a broken link"
+            where = f"{path} is {kind}" if folder == path else f"{path} cannot be made: {folder} is {kind}"
+            raise InputError(f"the output folder (-o) {where}, not a folder; give a folder (made when missing)")
+
+
 def run_demo(args: argparse.Namespace) -> int:
     import time
 
@@ -120,6 +167,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from fiji_bridge.nucleaizer.files import output_paths, segment_file
     from fiji_bridge.nucleaizer.targets import median_diameter
 
+    check_output_folder(args.output)
     start = time.perf_counter()
     count = segment_file(SAMPLE_NUCLEI, args.output)
     labels_path, rois_path = output_paths(SAMPLE_NUCLEI, args.output)

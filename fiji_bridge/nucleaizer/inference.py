@@ -41,14 +41,41 @@ def load_model(path: str | Path | None = None) -> NucleusModel:
         if key not in _CACHE:
             if not path.is_file():
                 raise InputError(f"nucleus model weights not found: {path}")
-            saved = torch.load(path, map_location="cpu", weights_only=False)
-            config = saved["config"]
-            net = UNet(tuple(config["widths"]))
-            net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
-            fold_batchnorm(net.eval()).to(memory_format=torch.channels_last)
-            target = float(config.get("inference_diameter", config["target_diameter"]))
-            _CACHE[key] = NucleusModel(net, target, config)
+            _CACHE[key] = _read_model(path)
         return _CACHE[key]
+
+
+def _read_model(path: Path) -> NucleusModel:
+    """The model saved in ``path``; an InputError naming the file when it is not one."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - torch.load fails in many ways on a file it cannot read
+        raise InputError(f"cannot read nucleus model {path}: not a torch file ({_first_line(exc)})") from exc
+    if not (isinstance(saved, dict) and isinstance(saved.get("config"), dict)
+            and isinstance(saved.get("state_dict"), dict)):
+        raise InputError(f"{path} is not a nucleus model: it holds no 'config' and 'state_dict' "
+                         "(the bundled nucleus_unet.pt is one)")
+    config = saved["config"]
+    try:
+        net = UNet(tuple(config["widths"]))
+        target = float(config.get("inference_diameter", config["target_diameter"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path} is not a nucleus model: its config is unusable ({_first_line(exc)})") from exc
+    try:
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()})
+    except (RuntimeError, AttributeError) as exc:
+        raise InputError(f"{path} is not a nucleus model: its weights do not fit the network its config "
+                         "describes") from exc
+    fold_batchnorm(net.eval()).to(memory_format=torch.channels_last)
+    return NucleusModel(net, target, config)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (KeyError's quoted key as 'missing ...')."""
+    if isinstance(exc, KeyError):
+        return f"missing {exc}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def predict_maps(model: NucleusModel, image: torch.Tensor, *, tta: bool = False) -> torch.Tensor:
