@@ -64,6 +64,10 @@ class Ledger:
             entries = {k: e for k, e in entries.items() if e["state"] == DONE}
         return cls(outdir, entries)
 
+    def files(self) -> set[Path]:
+        """Every output file the records name (whether it exists or not)."""
+        return {self.outdir / name for name in self._owners}
+
     def _name(self, path: Path) -> str:
         """How the records name an output: relative to the folder when inside it."""
         path = Path(path)

@@ -82,15 +82,14 @@ def collect_inputs(inputs: list[Path], outdir: Path) -> tuple[list[Path], list[s
 
 
 def _recorded_outputs(folder: Path) -> set[Path]:
-    """The files of ``folder`` that its batch summary records as outputs (none without one)."""
-    import json
-
-    from fiji_bridge.batch.engine import SUMMARY_NAME
+    """The files of ``folder`` that its batch summary records as outputs (none without a
+    readable summary of this fiji-bridge)."""
+    from fiji_bridge.batch.engine import read_summary
+    from fiji_bridge.batch.ledger import Ledger
 
     try:
-        records = json.loads((folder / SUMMARY_NAME).read_text(encoding="utf-8")).get("outputs", {})
-        return {folder / name for record in records.values() for name in record["files"]}
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):  # no summary, or not one of ours
+        return Ledger.from_summary(folder, read_summary(folder)).files()
+    except InputError:
         return set()
 
 

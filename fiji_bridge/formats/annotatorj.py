@@ -96,10 +96,13 @@ def add_image_files(batch: WriteBatch, out_dir: Path, fmt: str, stem: str,
 
 def class_files(out_dir: Path, fmt: str, stem: str) -> list[Path]:
     """The existing ``Class_NN/`` files of image ``stem`` in format ``fmt``."""
-    folder = out_dir / FOLDERS[fmt]
     name = output_file(out_dir, fmt, stem).name
-    return sorted(sub / name for sub in folder.glob("Class_*")
-                  if CLASS_DIR.match(sub.name) and (sub / name).is_file()) if folder.is_dir() else []
+    return [sub / name for sub in class_folders(out_dir / FOLDERS[fmt]) if (sub / name).is_file()]
+
+
+def class_folders(folder: Path) -> list[Path]:
+    """The ``Class_NN/`` folders inside a format's ``folder`` (none when it does not exist)."""
+    return sorted(sub for sub in folder.glob("Class_*") if CLASS_DIR.match(sub.name)) if folder.is_dir() else []
 
 
 def add_yolo_classes(batch: WriteBatch, out_dir: Path, groups: Sequence[int],

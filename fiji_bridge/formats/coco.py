@@ -30,7 +30,7 @@ from fiji_bridge.formats.bbox import pixel_box
 from fiji_bridge.formats.classes import class_name
 from fiji_bridge.formats.images import Calibration
 from fiji_bridge.formats.masks import crop_mask, pixel_outline, shifted
-from fiji_bridge.rois.labels import annotation_mask, labels_to_annotations
+from fiji_bridge.rois.labels import annotation_mask, annotation_mask_in, labels_to_annotations
 
 POLYGON_TYPES = ("polygon", "freehand", "traced", "rectangle", "oval", "composite")
 
@@ -195,7 +195,8 @@ def _annotation_from_polygons(polys: list[np.ndarray], shape: tuple[int, int]) -
     y0, x0, coco_pixels = _coco_polygon_pixels(polys, shape)
     if not coco_pixels.any():
         return outlines
-    if np.array_equal(annotation_mask(shifted(outlines, -x0, -y0), coco_pixels.shape), coco_pixels):
+    box = (x0, y0, x0 + coco_pixels.shape[1], y0 + coco_pixels.shape[0])
+    if np.array_equal(annotation_mask_in(outlines, shape, box), coco_pixels):
         return outlines
     return shifted(labels_to_annotations(coco_pixels.astype(np.uint8))[0], x0, y0)
 
@@ -270,7 +271,7 @@ def _union_is_even_odd(ann: Annotation, paths: list[np.ndarray], shape: tuple[in
     """True when filling each outline separately and uniting gives the ROI's even-odd pixels."""
     y0, x0, whole = crop_mask(ann, shape)
     union = np.zeros_like(whole)
+    box = (x0, y0, x0 + whole.shape[1], y0 + whole.shape[0])
     for p in paths:
-        part = Annotation(p - [x0, y0], roi_type="polygon")
-        union |= annotation_mask(part, whole.shape)
+        union |= annotation_mask_in(Annotation(p, roi_type="polygon"), shape, box)
     return bool(np.array_equal(union, whole))

@@ -83,7 +83,7 @@ def _unwritten_plane_files(out: Path, fmt: str, items: Sequence[ImageAnnotations
         main = annotatorj.output_file(out, fmt, base)
         if not main.parent.is_dir():
             continue
-        folders = [main.parent, *(sub for sub in main.parent.glob("Class_*") if annotatorj.CLASS_DIR.match(sub.name))]
+        folders = [main.parent, *annotatorj.class_folders(main.parent)]
         for folder in folders:
             for path in sorted(folder.glob(f"{glob.escape(base)}-*{main.suffix}")):
                 name, plane = split_plane(path.name)

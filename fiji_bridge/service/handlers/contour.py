@@ -6,6 +6,8 @@ so on bad input both stay as they were and the caller gets a plain-words error.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,8 +112,8 @@ def _next_name(manager: Any) -> str:
     return f"{max(highest, _given.get(_identity(manager), 0)) + 1:04d}"
 
 
-def _identity(manager: Any) -> int:
-    return int(jpype.JClass("java.lang.System").identityHashCode(manager))
+def _identity(obj: Any) -> int:
+    return int(jpype.JClass("java.lang.System").identityHashCode(obj))
 
 
 def _manager_outline(manager: Any, index: int) -> np.ndarray:
@@ -147,8 +149,7 @@ def _replace_in_manager(imp: Any, name: str, expected: np.ndarray | None, ann: A
             manager = jpype.JClass("ij.plugin.frame.RoiManager").getInstance()
             if manager is None or not name or expected is None:
                 return None
-            entry = next((roi for roi in manager_rois_meeting(_box(expected), imp) if str(roi.getName()) == name
-                          and _same_outline(roi_to_annotation(roi).polygon, expected)), None)
+            entry = _entry_on_plane(imp, expected, name)
             index = -1 if entry is None else _index_of(manager, entry)
             if index < 0:
                 return None
@@ -160,9 +161,19 @@ def _replace_in_manager(imp: Any, name: str, expected: np.ndarray | None, ann: A
 
 def _index_of(manager: Any, roi: Any) -> int:
     """The ROI Manager index of this very ROI object (Roi.equals compares shapes), or -1."""
-    identity = jpype.JClass("java.lang.System").identityHashCode
-    wanted = identity(roi)
-    return next((i for i, entry in enumerate(manager.getRoisAsArray()) if identity(entry) == wanted), -1)
+    wanted = _identity(roi)
+    return next((i for i, entry in enumerate(manager.getRoisAsArray()) if _identity(entry) == wanted), -1)
+
+
+def _entry_on_plane(imp: Any, outline: np.ndarray, name: str | None = None) -> Any:
+    """The ROI Manager's own entry (named ``name``, or any named one) on the displayed plane of
+    ``imp`` with this outline, or None."""
+    for roi in manager_rois_meeting(_box(outline), imp):
+        entry_name = str(roi.getName() or "")
+        if (entry_name == name if name is not None else entry_name) \
+                and _same_outline(roi_to_annotation(roi).polygon, outline):
+            return roi
+    return None
 
 
 def _box(outline: np.ndarray) -> tuple[int, int, int, int]:
@@ -173,22 +184,22 @@ def _same_outline(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-4))
 
 
-def _one_at_a_time(imp: Any, what: str) -> int:
+@contextmanager
+def _claimed(imp: Any, what: str) -> Iterator[int]:
     """Claim the image for one suggestion (menu commands and shortcuts run on threads of their
     own, so a second quick press could work from the same last suggestion); refused, not
-    waited for, while one runs. Returns the image's id, to release with :func:`_done`."""
+    waited for, while one runs. Yields the image's id."""
     key = int(imp.getID())
     with _last_lock:
         if key in _busy:
             raise InputError(f"{what}: the previous Suggest Contour or Next Candidate on \"{imp.getTitle()}\" "
                              "is still running; press again when it is done")
         _busy.add(key)
-    return key
-
-
-def _done(key: int) -> None:
-    with _last_lock:
-        _busy.discard(key)
+    try:
+        yield key
+    finally:
+        with _last_lock:
+            _busy.discard(key)
 
 
 def _suggest(bridge: Any, imp: Any, state: _Suggestion, add: bool) -> dict[str, Any]:
@@ -225,25 +236,21 @@ def suggest(bridge: Any, image: Any = None, **options: Any) -> dict[str, Any]:
     closed = ann.roi_type not in OPEN_TYPES
     add = flag(options.get("add", False))
     state = _Suggestion(ann.polygon, closed, int(ann.group), method, max_distance, 0, ann.polygon, plane_position(imp))
-    key = _one_at_a_time(imp, "Suggest Contour")
-    try:
-        if add and closed:  # refining an ROI Manager entry replaces it
-            state.added, state.entry = _entry_holding(imp, ann.polygon)
-        return _suggest(bridge, imp, state, add)
-    except Exception:
-        with _last_lock:  # Next Candidate must not go back to an older suggestion
-            _last.pop(key, None)
-        raise
-    finally:
-        _done(key)
+    with _claimed(imp, "Suggest Contour") as key:
+        try:
+            if add and closed:  # refining an ROI Manager entry replaces it
+                state.added, state.entry = _entry_holding(imp, ann.polygon)
+            return _suggest(bridge, imp, state, add)
+        except Exception:
+            with _last_lock:  # Next Candidate must not go back to an older suggestion
+                _last.pop(key, None)
+            raise
 
 
 def _entry_holding(imp: Any, outline: np.ndarray) -> tuple[str, np.ndarray | None]:
     """(name, outline) of the ROI Manager entry on the displayed plane with this outline, or ("", None)."""
-    for entry in manager_areas_meeting(_box(outline), imp):
-        if entry.name and _same_outline(entry.polygon, outline):
-            return entry.name, entry.polygon
-    return "", None
+    entry = _entry_on_plane(imp, outline)
+    return ("", None) if entry is None else (str(entry.getName()), roi_to_annotation(entry).polygon)
 
 
 @command("next_candidate")
@@ -251,8 +258,7 @@ def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, 
     """Replace the last suggestion on this image with the next-ranked candidate object; when that
     suggestion was added to the ROI Manager, its entry is replaced too (same name)."""
     imp = _current_image(image, "Next Candidate")
-    key = _one_at_a_time(imp, "Next Candidate")
-    try:
+    with _claimed(imp, "Next Candidate") as key:
         with _last_lock:
             last = _last.get(key)
         if last is None or last.position != plane_position(imp):
@@ -264,8 +270,6 @@ def next_candidate(bridge: Any, image: Any = None, **options: Any) -> dict[str, 
         state = _Suggestion(last.init, last.closed, last.group, last.method, last.max_distance,
                             last.candidate + 1, last.outline, last.position, last.added, last.entry)
         return _suggest(bridge, imp, state, flag(options.get("add", False)))
-    finally:
-        _done(key)
 
 
 @command("accept_contour")
